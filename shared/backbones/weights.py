@@ -10,6 +10,7 @@ name (``resnet50-11ad3fa6.pth``) and is read with ``weights_only=True``; a downl
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import urllib.error
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ def load_state_dict(weights: Any, *, download: bool = True) -> dict[str, torch.T
     path = cached_path(weights)
     if path.is_file():
         return read_state_dict(path)
+    # VISIONLAB_OFFLINE=1 skips the download attempt (air-gapped machines, the test suite).
+    download = download and not os.environ.get("VISIONLAB_OFFLINE")
     if isinstance(weights, PackagedWeights) or not download:
         raise WeightsUnavailable(_missing_message(weights, path))
     try:
