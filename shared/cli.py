@@ -17,7 +17,9 @@ class UserError(Exception):
     """Bad input the user can fix: printed as one line, exit status 2."""
 
 
-def build_parser(prog: str, description: str, commands: Mapping[str, str]) -> argparse.ArgumentParser:
+def build_parser(
+    prog: str, description: str, commands: Mapping[str, str]
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in commands.items():

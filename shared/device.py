@@ -1,9 +1,9 @@
 """Pick the compute device once, and the mixed-precision settings that go with it.
 
-    from shared.device import pick_device, autocast, make_scaler
-    device = pick_device("auto")            # cuda, then mps, then cpu
-    with autocast(device, enabled=True):    # bf16 on CPU, fp16 on CUDA
-        loss = model(x).sum()
+from shared.device import pick_device, autocast, make_scaler
+device = pick_device("auto")            # cuda, then mps, then cpu
+with autocast(device, enabled=True):    # bf16 on CPU, fp16 on CUDA
+    loss = model(x).sum()
 """
 
 from __future__ import annotations

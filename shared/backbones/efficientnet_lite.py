@@ -53,7 +53,13 @@ class SamePadConv2d(nn.Conv2d):
 
 class ConvBNAct(nn.Module):
     def __init__(
-        self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+        act: bool = True,
     ) -> None:
         super().__init__()
         self.conv = SamePadConv2d(cin, cout, kernel, stride, groups=groups, bias=False)
@@ -106,7 +112,9 @@ class EfficientNetLite(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                nn.init.uniform_(m.weight, -1 / math.sqrt(m.out_features), 1 / math.sqrt(m.out_features))
+                nn.init.uniform_(
+                    m.weight, -1 / math.sqrt(m.out_features), 1 / math.sqrt(m.out_features)
+                )
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

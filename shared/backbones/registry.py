@@ -1,8 +1,8 @@
 """The backbone registry: one name -> how to build it, its input size and its normalisation.
 
-    from shared import backbones
-    model = backbones.create("resnet50", num_classes=5, pretrained="auto")
-    spec = backbones.get_spec("inception_v3")   # spec.input_size == 299
+from shared import backbones
+model = backbones.create("resnet50", num_classes=5, pretrained="auto")
+spec = backbones.get_spec("inception_v3")   # spec.input_size == 299
 """
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""Run an experiment recipe: ``make lab LAB=name`` or ``python -m labs name``.
+
+A recipe is ``labs/<name>.toml`` with an ``app`` key; the app's ``lab`` module runs it
+(``<app>.lab.run(recipe, out_dir) -> Path`` of the results table) and the table lands in
+``runs/labs/<name>/``. ``python -m labs`` alone lists the recipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import tomllib
+
+LABS = Path(__file__).parent
+
+
+def recipes() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(LABS.glob("*.toml"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m labs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", nargs="?", help="recipe name (file stem in labs/)")
+    parser.add_argument("--out", type=Path, help="output folder (default runs/labs/<name>)")
+    parser.add_argument("--quick", action="store_true", help="smallest settings, for a smoke run")
+    args = parser.parse_args(argv)
+    available = recipes()
+    if not args.name:
+        for name, path in available.items():
+            with open(path, "rb") as f:
+                print(f"{name:28s} {tomllib.load(f).get('description', '')}")
+        return 0
+    if args.name not in available:
+        print(
+            f"labs: error: unknown recipe {args.name!r}; choose one of: "
+            f"{', '.join(available) or '(none)'}",
+            file=sys.stderr,
+        )
+        return 2
+    with open(available[args.name], "rb") as f:
+        recipe = tomllib.load(f)
+    recipe.setdefault("name", args.name)
+    recipe["quick"] = args.quick
+    out = args.out or Path("runs/labs") / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    table = importlib.import_module(f"{recipe['app']}.lab").run(recipe, out)
+    print(f"results: {table}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
