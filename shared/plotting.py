@@ -99,7 +99,7 @@ def plot_confusion_matrix(
     threshold = (1 if normalize else cm.max()) / 2
     for i in range(n):
         for j in range(n):
-            text = f"{cm[i, j]:.2f}" if normalize else f"{int(round(cm[i, j]))}"
+            text = f"{cm[i, j]:.2f}" if normalize else f"{cm[i, j]:.0f}"
             colour = "white" if cm[i, j] > threshold else "black"
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
     return _save(fig, path)

@@ -22,6 +22,15 @@ EFFICIENTNET_LITE0_WEIGHTS = PackagedWeights(
 LITE_MEAN = (127.0 / 255,) * 3
 LITE_STD = (128.0 / 255,) * 3
 
+
+def _hand(name: str):
+    return lambda n: getattr(resnet, name)(num_classes=n)
+
+
+def _tv(name: str):
+    return lambda n: getattr(tvm, name)(weights=None, num_classes=n)
+
+
 _RESNET_WEIGHTS = {
     "resnet18": tvm.ResNet18_Weights.IMAGENET1K_V1,
     "resnet34": tvm.ResNet34_Weights.IMAGENET1K_V1,
@@ -32,7 +41,7 @@ for _name, _weights in _RESNET_WEIGHTS.items():
     register(
         BackboneSpec(
             name=_name,
-            build=lambda n, _f=getattr(resnet, _name): _f(num_classes=n),
+            build=_hand(_name),
             input_size=224,
             weights=_weights,
             family="resnet",
@@ -42,7 +51,7 @@ for _name, _weights in _RESNET_WEIGHTS.items():
     register(
         BackboneSpec(
             name=f"tv_{_name}",
-            build=lambda n, _f=getattr(tvm, _name): _f(weights=None, num_classes=n),
+            build=_tv(_name),
             input_size=224,
             weights=_weights,
             family="resnet",
@@ -84,7 +93,7 @@ for _name, _weights in {
     register(
         BackboneSpec(
             name=_name,
-            build=lambda n, _f=getattr(tvm, _name): _f(weights=None, num_classes=n),
+            build=_tv(_name),
             input_size=224,
             weights=_weights,
             head=("classifier.6",),
