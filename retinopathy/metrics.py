@@ -42,6 +42,17 @@ def one_vs_rest_auc(y_true: np.ndarray, probs: np.ndarray) -> dict[int, float]:
     return out
 
 
+def roc_curves(y_true: np.ndarray, probs: np.ndarray) -> dict[int, tuple[list, list]]:
+    """One-vs-rest ROC curve points (false positive rate, true positive rate) per class."""
+    out = {}
+    for k in range(probs.shape[1]):
+        positives = y_true == k
+        if positives.any() and (~positives).any():
+            fpr, tpr, _ = skm.roc_curve(positives, probs[:, k])
+            out[k] = (fpr.tolist(), tpr.tolist())
+    return out
+
+
 def compute_metrics(
     y_true: np.ndarray, probs: np.ndarray, task: Task, threshold: float = 0.5
 ) -> dict[str, Any]:
@@ -70,6 +81,7 @@ def compute_metrics(
         "support": support.tolist(),
         "per_class_auc": [aucs.get(k, float("nan")) for k in labels],
         "confusion": cm.tolist(),
+        "roc_curves": roc_curves(y_true, probs),
     }
     if task.is_binary:
         out.update(binary_screening(y_true, probs[:, 1], threshold))
