@@ -180,7 +180,7 @@ def _logits(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
 def classification_step(
     criterion: nn.Module | None = None, aux_weight: float = 0.4
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, Any]]]:
-    """``step_fn`` for ``(images, labels)`` batches: ``criterion(logits) + aux_weight * criterion(aux)``.
+    """``step_fn`` for ``(images, labels)``: ``criterion(logits) + aux_weight * criterion(aux)``.
 
     ``criterion`` defaults to cross-entropy; pass ``nn.CrossEntropyLoss(weight=w)`` for
     class-weighted CE (its weight is moved to the batch's device once).
@@ -248,9 +248,7 @@ class ResumableSampler(Sampler[tuple[int, int]]):
     def __iter__(self):
         order = list(self.base)
         n_batches = -(-len(order) // self.batch_size)
-        g = torch.Generator().manual_seed(
-            _mix_seed(self.seed, self.epoch, self.rank, self.stream)
-        )
+        g = torch.Generator().manual_seed(_mix_seed(self.seed, self.epoch, self.rank, self.stream))
         seeds = torch.randint(0, 2**32, (n_batches,), generator=g).tolist()
         for pos in range(self.start_batch * self.batch_size, len(order)):
             yield order[pos], seeds[pos // self.batch_size]
@@ -730,7 +728,11 @@ class Trainer:
             )
         value = float(row[self.monitor])
         # NaN never counts as an improvement.
-        return value if math.isfinite(value) else (math.inf if self.config.mode == "min" else -math.inf)
+        return (
+            value
+            if math.isfinite(value)
+            else (math.inf if self.config.mode == "min" else -math.inf)
+        )
 
     def _report_epoch(self, row: Mapping[str, Any], improved: bool) -> None:
         if self.config.plots:
@@ -843,7 +845,9 @@ class Trainer:
 
     def _check_same_settings(self, saved: Mapping[str, Any]) -> None:
         current = self.config.to_dict()
-        differ = [k for k in current if k not in MAY_CHANGE_ON_RESUME and saved.get(k) != current[k]]
+        differ = [
+            k for k in current if k not in MAY_CHANGE_ON_RESUME and saved.get(k) != current[k]
+        ]
         if differ:
             changes = ", ".join(f"{k} {saved.get(k)!r} -> {current[k]!r}" for k in differ)
             raise UserError(

@@ -1,7 +1,7 @@
 """Run folders: where one training run keeps everything, and the one place that knows the layout.
 
     runs/<app>/<timestamp>-<name>/
-        config.json          everything needed to reproduce the run (the engine's part under "train")
+        config.json          everything needed to reproduce the run (engine settings: "train")
         metrics.csv          one row per finished epoch, appended as the run goes
         checkpoints/last.pt  the latest state (epoch ends, and every N steps when asked)
         checkpoints/best.pt  the state at the best epoch on the monitored metric
@@ -9,9 +9,9 @@
         report.md            written by the app at the end
 
     from shared.runs import new_run_dir, RunPaths, write_config
-    run_dir = new_run_dir("retinopathy", "resnet50")      # runs/retinopathy/20250101-120000-resnet50
+    run_dir = new_run_dir("retinopathy", "resnet50")   # runs/retinopathy/20250101-120000-resnet50
     write_config(run_dir, {"arch": "resnet50", "train": {...}})
-    RunPaths(run_dir).last                                 # .../checkpoints/last.pt
+    RunPaths(run_dir).last                              # .../checkpoints/last.pt
 
 Apps ask :class:`RunPaths` for a path instead of spelling ``"checkpoints/last.pt"`` themselves.
 """
@@ -97,7 +97,7 @@ def require_run_dir(path: str | Path) -> RunPaths:
 def new_run_dir(
     app: str, name: str, root: str | Path = RUNS_ROOT, run: str | Path | None = None
 ) -> Path:
-    """Create and return a fresh run folder: ``run`` itself if given, else ``<root>/<app>/<stamp>-<name>``.
+    """A fresh run folder: ``run`` itself if given, else ``<root>/<app>/<stamp>-<name>``.
 
     A ``run`` that is already a run folder is refused: continuing it is ``--resume``'s job.
     """

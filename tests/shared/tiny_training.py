@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
 
 if __name__ == "__main__":  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -40,17 +39,25 @@ class TinyNet(nn.Module):
         return self.head(self.features(x))
 
 
+def random_crop_flip(image: torch.Tensor, size: int = 12) -> torch.Tensor:
+    """A random crop and flip drawn from torch's global generator, as torchvision v2 does.
+
+    Written with torch alone because importing torchvision costs seconds in each subprocess.
+    """
+    top, left = torch.randint(0, image.shape[1] - size + 1, (2,)).tolist()
+    image = image[:, top : top + size, left : left + size]
+    return image.flip(-1) if torch.rand(()) < 0.5 else image
+
+
 class TinyImages(Dataset):
     """Random 16x16 images whose label is the brightest channel; augmented with all three RNGs."""
 
-    def __init__(self, n: int = 40, seed: int = 0, augment: bool = True) -> None:
+    def __init__(self, n: int = 40, seed: int = 0, augment: bool = True, transform=None) -> None:
         g = torch.Generator().manual_seed(seed)
         self.images = torch.rand(n, 3, 16, 16, generator=g)
         self.labels = self.images.mean(dim=(2, 3)).argmax(1)
         self.augment = augment
-        self.transform = v2.Compose(
-            [v2.RandomResizedCrop(12, scale=(0.5, 1.0), antialias=True), v2.RandomHorizontalFlip()]
-        )
+        self.transform = transform or random_crop_flip
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,7 +69,7 @@ class TinyImages(Dataset):
             image = image * random.uniform(0.9, 1.1)  # Python's
             image = image + torch.from_numpy(np.random.normal(0, 0.01, image.shape)).float()
         else:
-            image = v2.functional.center_crop(image, [12, 12])
+            image = image[:, 2:14, 2:14]
         return image, self.labels[i]
 
 
@@ -74,11 +81,13 @@ def tiny_config(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
-def make_trainer(run_dir: Path | str, *, workers: int = 0, callbacks=(), **overrides) -> Trainer:
+def make_trainer(
+    run_dir: Path | str, *, workers: int = 0, callbacks=(), transform=None, **overrides
+) -> Trainer:
     torch.manual_seed(0)
     model = TinyNet()
     return Trainer(
-        model, TinyImages(40, seed=1), TinyImages(12, seed=2, augment=False),
+        model, TinyImages(40, seed=1, transform=transform), TinyImages(12, seed=2, augment=False),
         config=tiny_config(num_workers=workers, **overrides), run_dir=run_dir, device="cpu",
         callbacks=callbacks, verbose=False,
     )  # fmt: skip
