@@ -40,10 +40,10 @@ augmentation do not depend on when or where a batch is loaded:
 - a resumed epoch starts its sampler at the first batch not yet trained on, without loading the
   batches before it.
 
-Loading in the main process (``num_workers=0``) puts torch's and Python's generators back
-afterwards, so the training step's own randomness (dropout) does not depend on ``num_workers``;
-numpy's global generator is left as loading leaves it (restoring it costs ~0.5 ms a batch), so a
-step function should draw from torch, not numpy.
+Loading in the main process (``num_workers=0``) puts torch's CPU generator back afterwards, so
+the training step's own randomness (dropout) does not depend on ``num_workers``. Python's and
+numpy's are left as loading leaves them (putting numpy's back costs ~0.5 ms a batch): a step
+function should draw its randomness from torch. Either way a resumed run repeats the original.
 
 Distributed (``torchrun``): the model is wrapped in DDP, each rank trains on its share of every
 epoch, rank 0 alone writes metrics.csv, plots and checkpoints. Validation is split across ranks
@@ -177,6 +177,18 @@ def _logits(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     return output, None
 
 
+class _CriterionOn:
+    """The criterion moved (its class weights) to the batch's device, once, not every step."""
+
+    def __init__(self, criterion: nn.Module) -> None:
+        self.criterion, self.device = criterion, None
+
+    def __call__(self, device: torch.device) -> nn.Module:
+        if device != self.device:
+            self.criterion, self.device = self.criterion.to(device), device
+        return self.criterion
+
+
 def classification_step(
     criterion: nn.Module | None = None, aux_weight: float = 0.4
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, Any]]]:
@@ -185,12 +197,12 @@ def classification_step(
     ``criterion`` defaults to cross-entropy; pass ``nn.CrossEntropyLoss(weight=w)`` for
     class-weighted CE (its weight is moved to the batch's device once).
     """
-    criterion = criterion or nn.CrossEntropyLoss()
+    crit_on = _CriterionOn(criterion or nn.CrossEntropyLoss())
 
     def step(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
         images, targets = batch[0], batch[1]
         logits, aux = _logits(model(images))
-        crit = criterion.to(logits.device)
+        crit = crit_on(logits.device)
         loss = crit(logits, targets)
         if aux is not None:
             loss = loss + aux_weight * crit(aux, targets)
@@ -203,12 +215,12 @@ def classification_eval(
     criterion: nn.Module | None = None,
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``eval_fn`` for ``(images, labels)`` batches: ``(loss, logits, labels)``."""
-    criterion = criterion or nn.CrossEntropyLoss()
+    crit_on = _CriterionOn(criterion or nn.CrossEntropyLoss())
 
     def evaluate_batch(model: nn.Module, batch: Any):
         images, targets = batch[0], batch[1]
         logits, _ = _logits(model(images))
-        return criterion.to(logits.device)(logits, targets), logits, targets
+        return crit_on(logits.device)(logits, targets), logits, targets
 
     return evaluate_batch
 
@@ -271,8 +283,7 @@ class SeededDataset(Dataset):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitems__(self, keys: Sequence[tuple[int, int]]) -> list[Any]:
-        in_main = get_worker_info() is None
-        saved = (torch.get_rng_state(), random.getstate()) if in_main else None
+        saved = torch.get_rng_state() if get_worker_info() is None else None
         seed = keys[0][1]
         torch.random.default_generator.manual_seed(seed)  # CPU only: leaves CUDA's stream alone
         random.seed(seed)
@@ -281,8 +292,7 @@ class SeededDataset(Dataset):
             return [self.dataset[index] for index, _ in keys]
         finally:
             if saved is not None:
-                torch.set_rng_state(saved[0])
-                random.setstate(saved[1])
+                torch.set_rng_state(saved)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         return self.__getitems__([key])[0]
@@ -637,9 +647,9 @@ class Trainer:
         seen, start = 0, time.perf_counter()
         for i, batch in enumerate(self.train_loader, start=self.batch):
             boundary = (i + 1) % cfg.accum_steps == 0 or i + 1 == n_batches
-            logs = self._train_batch(batch, sync=boundary, batch_index=i)
+            logs, n = self._train_batch(batch, sync=boundary, batch_index=i)
             self.batch = i + 1
-            seen += batch_size_of(batch)
+            seen += n
             if boundary:
                 self._optimizer_step(logs, last_of_epoch=i + 1 == n_batches)
             bar.update()
@@ -649,7 +659,10 @@ class Trainer:
         bar.close()
         return self._meters.averages()
 
-    def _train_batch(self, batch: Any, *, sync: bool, batch_index: int) -> dict[str, float]:
+    def _train_batch(
+        self, batch: Any, *, sync: bool, batch_index: int
+    ) -> tuple[dict[str, float], int]:
+        """Forward and backward of one batch; its logged values and its size."""
         batch = to_device(batch, self.device, self.config.channels_last)
         # Under DDP, accumulate locally and all-reduce gradients only on the stepping batch.
         skip_sync = is_distributed() and not sync
@@ -662,8 +675,9 @@ class Trainer:
                 loss = loss / self.config.accum_steps
             self.scaler.scale(loss).backward()
         logs = {"loss": value, **{k: float(v) for k, v in extra.items()}}
-        self._meters.update(logs, batch_size_of(batch))
-        return logs
+        n = batch_size_of(batch)
+        self._meters.update(logs, n)
+        return logs, n
 
     def _checked_loss(self, loss: torch.Tensor, batch_index: int) -> float:
         """The loss as a float; NaN/inf stops the run (on every rank at the same step)."""
@@ -727,12 +741,9 @@ class Trainer:
                 f"choose one of: {', '.join(k for k in row if k not in ('epoch', 'time'))}"
             )
         value = float(row[self.monitor])
-        # NaN never counts as an improvement.
-        return (
-            value
-            if math.isfinite(value)
-            else (math.inf if self.config.mode == "min" else -math.inf)
-        )
+        if math.isnan(value):  # never an improvement
+            value = math.inf if self.config.mode == "min" else -math.inf
+        return value
 
     def _report_epoch(self, row: Mapping[str, Any], improved: bool) -> None:
         if self.config.plots:
