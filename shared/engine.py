@@ -126,19 +126,19 @@ class TrainConfig:
     plots: bool = True  # plots/curves.png at each epoch end
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.scheduler in SCHEDULERS, f"scheduler must be one of {SCHEDULERS}"),
-            (self.mode in ("min", "max"), "mode must be 'min' or 'max'"),
-            (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
-            (self.accum_steps >= 1, "accum_steps must be >= 1"),
-            (self.lr > 0, "lr must be positive"),
-            (self.num_workers >= 0 and self.checkpoint_every >= 0, "negative count"),
-            (self.seed >= 0, "seed must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(f"{message} (got {self})")
+        choices = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "mode": ("min", "max")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UserError(
+                    f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
+                )
+        minimum = {"epochs": 1, "batch_size": 1, "accum_steps": 1, "num_workers": 0,
+                   "checkpoint_every": 0, "seed": 0}  # fmt: skip
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise UserError(f"{name} must be >= {low}, not {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"lr must be positive, not {self.lr}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
