@@ -11,7 +11,8 @@ normalisation. Both end with ``ToDtype(float32, scale=True)`` and ``Normalize``.
 The flips, the rotation and the crop are one v2 transform, :class:`RandomFundusGeometry`, that
 composes them into a single affine matrix and warps the uint8 pixels once with OpenCV:
 torchvision's tensor rotation goes through a float ``grid_sample`` (about 25 ms for a 512 px
-photo on one core, more than the rest of the loading put together). :class:`RandomBrightnessContrast`
+photo on one core, more than the rest of the loading put together).
+:class:`RandomBrightnessContrast`
 applies torchvision's brightness-then-contrast formula as one 256-entry lookup table. Both draw
 their parameters from torch's global RNG, so seeding torch per item reproduces an epoch.
 """
@@ -36,7 +37,9 @@ def _uniform(low: float, high: float) -> float:
 def _as_hwc(image: torch.Tensor) -> np.ndarray:
     """CxHxW uint8 tensor -> contiguous HxWx3 numpy view (a copy only if the layout needs it)."""
     if image.dtype != torch.uint8 or image.ndim != 3:
-        raise TypeError(f"expected a CxHxW uint8 image tensor, got {image.dtype} {tuple(image.shape)}")
+        raise TypeError(
+            f"expected a CxHxW uint8 image tensor, got {image.dtype} {tuple(image.shape)}"
+        )
     return np.ascontiguousarray(image.permute(1, 2, 0).numpy())
 
 
@@ -97,7 +100,9 @@ class RandomFundusGeometry(v2.Transform):
         half = self.size / 2
         to_origin = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
         zoom = np.diag([zx, zy, 1.0])
-        rotate = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+        rotate = np.array(
+            [[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]]
+        )
         flip = np.diag([fx, fy, 1.0])
         to_output = np.array([[1, 0, half], [0, 1, half], [0, 0, 1]])
         return (to_output @ flip @ rotate @ zoom @ to_origin)[:2]

@@ -13,7 +13,8 @@ Layout, under ``<cache>/retinopathy/<dataset>-<hash>/<mode>-<size>-<storage>-v<N
 - ``journal.jsonl`` one line per finished photo: ok (with its per-channel pixel sums) or rejected
   (with the reason). Written as results arrive, so a killed run resumes where it stopped.
 - ``problems.csv`` every rejected or converted photo and why; ``index.csv`` the usable ones.
-- ``stats/<hash>.json`` per-channel mean/std of a training split (:meth:`PreparedSet.channel_stats`).
+- ``stats/<hash>.json`` per-channel mean/std of a training split
+  (:meth:`PreparedSet.channel_stats`).
 
 Storage: ``npy`` (default) stores raw uint8 pixels: loading is a file read (~0.3 ms at
 512 px) with no decoding and no second lossy step, at size*size*3 bytes per photo (0.75 MB at
@@ -26,7 +27,6 @@ half-written photo behind.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -40,8 +40,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from retinopathy.data.preprocess import MODES, PREPROCESS_VERSION, THRESHOLD, BadImage
-from retinopathy.data.preprocess import preprocess_file
+from retinopathy.data.preprocess import (
+    MODES,
+    PREPROCESS_VERSION,
+    THRESHOLD,
+    BadImage,
+    preprocess_file,
+)
 from retinopathy.data.sources import Problem, Record
 from shared.cli import UserError
 
@@ -114,7 +119,7 @@ def process_one(job: _Job) -> dict:
         image, notes = preprocess_file(job.source, job.size, job.mode)
     except BadImage as exc:
         return {"key": job.key, "status": "rejected", "reason": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the run
+    except Exception as exc:
         return {"key": job.key, "status": "rejected", "reason": f"{type(exc).__name__}: {exc}"}
     atomic_write_bytes(Path(job.target), _encode(image, job.storage))
     total, squares = _pixel_sums(image)
@@ -390,4 +395,3 @@ def _usable(entry: dict | None, target: Path | None) -> bool:
 def _compact_journal(path: Path, journal: dict[str, dict], live: set[str]) -> None:
     text = "".join(json.dumps(journal[k]) + "\n" for k in sorted(live) if k in journal)
     atomic_write_text(path, text)
-

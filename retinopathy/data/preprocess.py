@@ -79,13 +79,15 @@ def _square_box(image: np.ndarray, threshold: int) -> tuple[float, float, float]
     """Centre x, centre y and side of the square to cut (may extend past the photo)."""
     height, width = image.shape[:2]
     step = max(1, min(height, width) // 400)  # the box is found on a thumbnail: cheaper
-    thumb = image[::step, ::step] if step == 1 else cv2.resize(
-        image, (width // step, height // step), interpolation=cv2.INTER_NEAREST
+    thumb = (
+        image[::step, ::step]
+        if step == 1
+        else cv2.resize(image, (width // step, height // step), interpolation=cv2.INTER_NEAREST)
     )
     box = bbox(thumb, threshold)
     if box is None:
         return width / 2, height / 2, min(width, height)
-    x0, y0, x1, y1 = (min(v * step, limit) for v, limit in zip(box, (width, height) * 2))
+    x0, y0, x1, y1 = (min(v * step, lim) for v, lim in zip(box, (width, height) * 2, strict=True))
     if (x0, y0, x1, y1) == (0, 0, width, height):  # no black border at all
         return width / 2, height / 2, min(width, height)
     w, h = x1 - x0, y1 - y0
@@ -245,7 +247,9 @@ def read_photo(
     return _decode(data, header.format, factor), factor, _conversion_notes(header, data)
 
 
-def preprocess_file(path: str | Path, size: int, mode: str = "crop") -> tuple[np.ndarray, list[str]]:
+def preprocess_file(
+    path: str | Path, size: int, mode: str = "crop"
+) -> tuple[np.ndarray, list[str]]:
     """``size`` x ``size`` RGB uint8 and the conversion notes; raises :class:`BadImage`."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")

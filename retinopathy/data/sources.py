@@ -97,7 +97,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _parse_grade(text: str) -> int | None:
-    """"2", "2.0" -> 2; anything else (blank, 2.5, 7, "x") -> None."""
+    """ "2", "2.0" -> 2; anything else (blank, 2.5, 7, "x") -> None."""
     try:
         value = float(text)
     except ValueError:
@@ -223,7 +223,7 @@ def _read_idrid(root: Path) -> Source:
             out.add(
                 name,
                 row["Retinopathy grade"],
-                lambda n, idx=index: idx.get(n.lower(), table.parent / f"{n}.jpg"),
+                lambda n, idx=index, t=table: idx.get(n.lower(), t.parent / f"{n}.jpg"),
                 f"{table.name} line {line}",
                 id=f"{part}/{name}",
             )
@@ -292,7 +292,9 @@ def _depth(path: Path, root: Path) -> int:
 
 def _has_class_folders(root: Path) -> bool:
     return any(
-        p.is_dir() and p.name.isdigit() and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir())
+        p.is_dir()
+        and p.name.isdigit()
+        and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir())
         for p in root.iterdir()
     )
 
@@ -335,7 +337,9 @@ def load_source(root: str | Path, fmt: str | None = None) -> Source:
     except FileNotFoundError as exc:
         raise UserError(f"{root} is not in {fmt} format: {exc.filename} not found") from None
     if not source.records:
-        raise UserError(f"{root}: no usable photos in {fmt} format ({len(source.rejected)} rejected)")
+        raise UserError(
+            f"{root}: no usable photos in {fmt} format ({len(source.rejected)} rejected)"
+        )
     return source
 
 

@@ -66,7 +66,9 @@ def make_split(
     df = records_frame(records)
     if df["id"].duplicated().any():
         raise UserError(f"duplicate record id {df['id'][df['id'].duplicated()].iloc[0]!r}")
-    groups = np.where(df["patient"].notna(), "patient:" + df["patient"].astype(str), "photo:" + df["id"])
+    groups = np.where(
+        df["patient"].notna(), "patient:" + df["patient"].astype(str), "photo:" + df["id"]
+    )
     labels = df["grade"].to_numpy()
     is_test = _holdout(labels, groups, test_size, seed)
     is_val = np.zeros(len(df), bool)
@@ -76,7 +78,9 @@ def make_split(
     return df
 
 
-def require_all_classes(df: pd.DataFrame, classes: Iterable[int] = GRADES, column: str = "grade") -> None:
+def require_all_classes(
+    df: pd.DataFrame, classes: Iterable[int] = GRADES, column: str = "grade"
+) -> None:
     """UserError naming the first class with no example in some split."""
     overall = df[column].value_counts()
     for split in SPLITS:
