@@ -19,7 +19,7 @@ from pathlib import Path
 from retinopathy.data.cache import STORAGES, PreparedSet, default_cache_dir, prepare
 from retinopathy.data.preprocess import MODES
 from retinopathy.data.sources import FORMATS, Source, load_source
-from retinopathy.data.synthetic import generate
+from retinopathy.data.synthetic import default_root, generate
 
 SYNTHETIC = "synthetic"
 
@@ -59,9 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def open_source(args: argparse.Namespace) -> Source:
     """Read DATA (generating the synthetic set first if asked for)."""
     if args.data == SYNTHETIC:
-        cache = args.cache.expanduser() if args.cache else default_cache_dir()
         root = generate(
-            cache / f"synthetic-eyepacs-n{args.synthetic_images}-s0-512px",
+            default_root(args.synthetic_images, cache_dir=args.cache),
             n_images=args.synthetic_images,
             workers=args.workers,
         )

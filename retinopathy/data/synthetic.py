@@ -53,10 +53,14 @@ class Params:
     version: int = VERSION
 
 
-def default_root(n_images: int = 2000, seed: int = 0, size: int = 512) -> Path:
+def default_root(
+    n_images: int = 2000, seed: int = 0, size: int = 512, cache_dir: str | Path | None = None
+) -> Path:
+    """Where :func:`generate` puts a set by default: a folder named by its parameters."""
     from retinopathy.data.cache import default_cache_dir
 
-    return default_cache_dir() / f"synthetic-eyepacs-n{n_images}-s{seed}-{size}px-v{VERSION}"
+    base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    return base / f"synthetic-eyepacs-n{n_images}-s{seed}-{size}px-v{VERSION}"
 
 
 # -- labels ----------------------------------------------------------------------------------
