@@ -78,6 +78,7 @@ def prepare_from_args(args: argparse.Namespace) -> PreparedSet:
         args.workers,
         storage=args.storage,
         rejected=source.rejected,
+        root=source.root,
     )
 
 

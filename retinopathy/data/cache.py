@@ -221,8 +221,9 @@ def settings_name(size: int, mode: str, storage: str) -> str:
     return f"{mode}-{size}-{storage}-v{PREPROCESS_VERSION}t{THRESHOLD}"
 
 
-def dataset_folder(records: Sequence[Record], cache_dir: Path) -> Path:
-    root = Path(os.path.commonpath([str(r.path.parent) for r in records]))
+def dataset_folder(records: Sequence[Record], cache_dir: Path, root: Path | None = None) -> Path:
+    """``<cache>/retinopathy/<dataset name>-<hash of its path>``."""
+    root = root or Path(os.path.commonpath([str(r.path.parent) for r in records]))
     return cache_dir / "retinopathy" / f"{root.name or 'data'}-{_hash(str(root), 8)}"
 
 
@@ -327,12 +328,14 @@ def prepare(
     *,
     storage: str = "npy",
     rejected: Sequence[Problem] = (),
+    root: str | Path | None = None,
     progress: bool = True,
 ) -> PreparedSet:
     """Preprocess ``records`` into the cache (only what is not there yet) and describe the result.
 
     ``rejected`` are rows the reader already refused (bad label, duplicate id, ...); they are
-    listed in ``problems.csv`` with the photos that fail here. ``workers`` defaults to every core.
+    listed in ``problems.csv`` with the photos that fail here. ``root`` (the dataset folder)
+    names the cache folder; by default the records' common folder. ``workers``: all cores.
     """
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -343,7 +346,8 @@ def prepare(
     if not 16 <= size <= 4096:
         raise UserError(f"--size must be between 16 and 4096, not {size}")
     cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    folder = dataset_folder(records, cache_dir) / settings_name(size, mode, storage)
+    root = Path(root).absolute() if root else None
+    folder = dataset_folder(records, cache_dir, root) / settings_name(size, mode, storage)
     items = folder / "items"
     items.mkdir(parents=True, exist_ok=True)
     journal_path = folder / "journal.jsonl"

@@ -3,9 +3,10 @@
     from retinopathy.data.preprocess import load_and_preprocess
     rgb = load_and_preprocess("train/10_left.jpeg", 512, "crop")   # 512x512x3 uint8, RGB
 
-``crop``: channel-max grey copy -> threshold -> largest contour -> bounding box; a box flatter
-than 9:16 (height:width) is widened to that relation (Jani & Kumar), then cropped, padded to a
-square with black and resized. A photo with no fundus disc (all black) or no black border falls
+``crop``: channel-max grey copy -> threshold -> largest contour -> bounding box -> the square
+around it, cut from the photo (black only beyond the photo's edge) and resized. The square takes
+the photo's own pixels above and below a box that thresholding made too flat (dark top and
+bottom of the disc), which is what Jani & Kumar's widening to 16:9 recovers, and more. A photo with no fundus disc (all black) or no black border falls
 back to a centre crop. ``graham``: the crop, then Ben Graham's Kaggle 2015 recipe: subtract the
 local average colour (Gaussian blur, sigma = radius / 30), x4 contrast around grey 128, and mask
 to 90% of the disc radius.
@@ -90,9 +91,7 @@ def _square_box(image: np.ndarray, threshold: int) -> tuple[float, float, float]
     x0, y0, x1, y1 = (min(v * step, lim) for v, lim in zip(box, (width, height) * 2, strict=True))
     if (x0, y0, x1, y1) == (0, 0, width, height):  # no black border at all
         return width / 2, height / 2, min(width, height)
-    w, h = x1 - x0, y1 - y0
-    h = max(h, w * 9 / 16)  # a too-flat box lost the dark top and bottom of the disc
-    return (x0 + x1) / 2, (y0 + y1) / 2, max(w, h)
+    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
 
 
 def _cut_square(image: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:

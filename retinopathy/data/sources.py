@@ -216,7 +216,9 @@ def _read_idrid(root: Path) -> Source:
     for table in _idrid_csvs(root):
         part = "test" if "test" in table.name.lower() else "train"
         # Training and testing photos share names (IDRiD_001.jpg in both), so match the folder.
-        index = {p.stem.lower(): p for p in images if part in str(p.parent).lower()}
+        index = {
+            p.stem.lower(): p for p in images if part in str(p.parent.relative_to(root)).lower()
+        }
         _, rows = _read_csv(table)
         for line, row in rows:
             name = row["Image name"]
