@@ -6,8 +6,8 @@
 
 Default shares as in the report: 25% test, then 25% of the rest for validation (56/19/25).
 Both eyes of a patient always land on the same side (EyePACS: 87% of patients have the same
-grade in both eyes, so an image-level split leaks). Stratification and grouping together use
-scikit-learn's ``StratifiedGroupKFold``, so a share is rounded to 1/k (0.25 -> 1 fold of 4).
+grade in both eyes, so an image-level split leaks). Stratified by the grades each patient
+brings (see ``_holdout``); seconds for EyePACS' 35,126 photos.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from retinopathy.data.sources import GRADES, Record
 from shared.cli import UserError
@@ -39,17 +38,31 @@ def records_frame(records: Sequence[Record]) -> pd.DataFrame:
 
 
 def _holdout(labels: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Boolean mask of about ``share`` of the rows, stratified by label, whole groups only."""
-    folds = max(2, round(1 / share))
-    if len(np.unique(groups)) < folds:
-        raise UserError(
-            f"only {len(np.unique(groups))} patients/photos: too few to hold out {share:.0%}"
-        )
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    _, held = next(splitter.split(np.zeros(len(labels)), labels, groups))
-    mask = np.zeros(len(labels), bool)
-    mask[held] = True
-    return mask
+    """Boolean mask of ``share`` of the groups, whole groups only, stratified by class make-up.
+
+    Groups with the same sorted labels (a patient with grades (0, 2), a single grade-4
+    photo...) form a stratum; each stratum, shuffled, gives up its share, with the rounding
+    carried from stratum to stratum so the total share is exact. Every class then lands within
+    one group of its share (scikit-learn's StratifiedGroupKFold gets close too, but takes
+    minutes on EyePACS' 17,500 patients).
+    """
+    codes, uniques = pd.factorize(groups)
+    n_groups = len(uniques)
+    if n_groups * share < 1:
+        raise UserError(f"only {n_groups} patients/photos: too few to hold out {share:.0%}")
+    base = np.bincount(codes).max() + 1
+    signature = np.zeros(n_groups, np.int64)  # the class counts of a group, as one number
+    for c in np.unique(labels):
+        signature = signature * base + np.bincount(codes[labels == c], minlength=n_groups)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_groups)
+    order = order[np.argsort(signature[order], kind="stable")]
+    # Systematic sampling along the sorted order: group k is held out where floor(k * share)
+    # steps up, so each stratum (a contiguous run) gives exactly its share, give or take one.
+    k = np.arange(n_groups) + rng.uniform()
+    held = np.zeros(n_groups, bool)
+    held[order[np.floor((k + 1) * share) > np.floor(k * share)]] = True
+    return held[codes]
 
 
 def make_split(
