@@ -20,7 +20,7 @@ quadrants, flame haemorrhages and cotton-wool spots (3); new vessels at the disc
 arcades, often with a pre-retinal haemorrhage or laser scars (4). Sizes are clinical but kept
 visible at 128 px (a blot haemorrhage is 1.5-3 px across there).
 
-Grades follow EyePACS' shares (73 / 7 / 15 / 2.5 / 2 %, exactly, by largest remainder) and both
+Grades follow EyePACS' shares (73 / 7 / 15 / 2.5 / 2, exactly, by largest remainder) and both
 eyes of a patient usually agree (a latent severity shared by the two eyes, correlation 0.97:
 about 87% same grade, as in EyePACS). Everything is a function of the seed.
 """
