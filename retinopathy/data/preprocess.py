@@ -6,10 +6,10 @@
 ``crop``: channel-max grey copy -> threshold -> largest contour -> bounding box -> the square
 around it, cut from the photo (black only beyond the photo's edge) and resized. The square takes
 the photo's own pixels above and below a box that thresholding made too flat (dark top and
-bottom of the disc), which is what Jani & Kumar's widening to 16:9 recovers, and more. A photo with no fundus disc (all black) or no black border falls
-back to a centre crop. ``graham``: the crop, then Ben Graham's Kaggle 2015 recipe: subtract the
-local average colour (Gaussian blur, sigma = radius / 30), x4 contrast around grey 128, and mask
-to 90% of the disc radius.
+bottom of the disc), which is what Jani & Kumar's widening to 16:9 recovers, and more. A photo
+with no fundus disc (all black) or no black border falls back to a centre crop. ``graham``: the
+crop, then Ben Graham's Kaggle 2015 recipe: subtract the local average colour (Gaussian blur,
+sigma = radius / 30), x4 contrast around grey 128, and mask to 90% of the disc radius.
 
 Every output has the same size whatever the camera, so the photo's original size (which alone
 predicts the grade on the APTOS board) never reaches the model.

@@ -27,7 +27,7 @@ def write_photo(path: Path, image: np.ndarray | None = None, **kw) -> Path:
 
 
 def png_claiming(width: int, height: int) -> bytes:
-    """A tiny, valid-looking PNG whose header claims ``width`` x ``height`` (a decompression bomb)."""
+    """A tiny valid-looking PNG whose header claims ``width`` x ``height``: a decompression bomb."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (

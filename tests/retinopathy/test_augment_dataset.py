@@ -1,4 +1,4 @@
-"""Augmentation on uint8 tensors (torch RNG, same geometry as torchvision) and the cached Dataset."""
+"""Augmentation on uint8 tensors (torch RNG, torchvision's geometry) and the cached Dataset."""
 
 from __future__ import annotations
 

@@ -147,7 +147,8 @@ def slow(job):
     time.sleep(0.15)
     return original(job)
 cache.process_one = slow
-cache.prepare(load_source(sys.argv[1]).records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
+records = load_source(sys.argv[1]).records
+cache.prepare(records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
 """
 
 
