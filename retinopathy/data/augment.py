@@ -6,7 +6,8 @@
 
 Training: horizontal and vertical flips, rotation by any angle (a fundus has no "up"), a random
 resized crop, brightness/contrast jitter; evaluation: only resizing (if needed) and
-normalisation. Both end with ``ToDtype(float32, scale=True)`` and ``Normalize``.
+normalisation. Both end with :class:`ToNormalizedFloat` (``ToDtype(float32, scale=True)``
+then ``Normalize``, fused).
 
 The flips, the rotation and the crop are one v2 transform, :class:`RandomFundusGeometry`, that
 composes them into a single affine matrix and warps the uint8 pixels once with OpenCV:
@@ -150,8 +151,28 @@ class RandomBrightnessContrast(v2.Transform):
         return _from_hwc(cv2.LUT(hwc, lut.astype(np.uint8)), inpt)
 
 
+class ToNormalizedFloat(v2.Transform):
+    """uint8 CxHxW -> float32 ``(x / 255 - mean) / std``: ``ToDtype(scale=True)`` + ``Normalize``.
+
+    One multiply-add on a contiguous tensor; the two v2 transforms in a row cost about ten
+    times as much on a 512 px image on one core.
+    """
+
+    _transformed_types = (torch.Tensor,)
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        m = torch.tensor(list(mean), dtype=torch.float32).view(-1, 1, 1)
+        s = torch.tensor(list(std), dtype=torch.float32).view(-1, 1, 1)
+        self.scale, self.shift = 1 / (255 * s), -m / s
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        out = inpt.contiguous().to(torch.float32).mul_(self.scale).add_(self.shift)
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
+
+
 def _normalise(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
-    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+    return [ToNormalizedFloat(mean, std)]
 
 
 def train_transform(
