@@ -16,7 +16,8 @@ predicts the grade on the APTOS board) never reaches the model.
 
 JPEGs are decoded at 1/2, 1/4 or 1/8 resolution by libjpeg's DCT scaling
 (``cv2.IMREAD_REDUCED_COLOR_*``) when that still leaves at least ``size`` pixels across the
-eye, which makes a 3000x2000 photo -> 512 px several times cheaper than a full decode.
+eye: a 3000x2000 photo -> 512 px costs about 2.5x less than a full decode with area resizing
+(``make bench ARGS=retina``).
 
 Input checks (:class:`BadImage` names the reason): empty file, not an image, more than
 :data:`MAX_PIXELS` claimed in the header (decompression bomb), shorter side under
