@@ -112,25 +112,25 @@ def test_prepare_defaults_to_the_synthetic_set(tmp_path: Path, capsys) -> None:
     assert (synthetic.default_root(6, cache_dir=tmp_path) / "manifest.json").exists()
 
 
-def test_bad_input_is_one_line_with_exit_2(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")]),
-    }
+def test_bad_input_is_one_line_with_exit_2(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     for args, message in (
-        ([str(tmp_path / "empty")], "cannot tell the dataset format"),
         ([str(tmp_path / "nowhere")], "no such file or folder"),
         ([str(tmp_path / "empty"), "--format", "eyepacs"], "not in eyepacs format"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "retinopathy", "prepare", *args, "--cache", str(tmp_path / "c")],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        assert done.returncode == 2, done.stderr
-        lines = done.stderr.strip().splitlines()
+        assert main(["prepare", *args, "--cache", str(tmp_path / "c")]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
         assert (
             len(lines) == 1 and lines[0].startswith("retinopathy: error:") and message in lines[0]
         )
+    paths = [str(Path.cwd()), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    done = subprocess.run(
+        [sys.executable, "-m", "retinopathy", "prepare", str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot tell the dataset format" in lines[0]
