@@ -167,7 +167,8 @@ class ToNormalizedFloat(v2.Transform):
         self.scale, self.shift = 1 / (255 * s), -m / s
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        out = inpt.contiguous().to(torch.float32).mul_(self.scale).add_(self.shift)
+        out = inpt.to(torch.float32, memory_format=torch.contiguous_format)
+        out = out.mul_(self.scale).add_(self.shift)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.Image) else out
 
 
