@@ -2,7 +2,7 @@
 
     python -m retinopathy prepare synthetic            # generate (once) and prepare it
     from retinopathy.data.synthetic import generate
-    root = generate(n_images=2000, seed=0)   # <cache>/synthetic-eyepacs-n2000-s0-512px-v1
+    root = generate(n_images=2000, seed=0)   # <cache>/synthetic-eyepacs-n2000-s0-512px-v2
 
 These photos are SYNTHETIC: drawn by this module, not taken of anyone's eye. They exist so that
 every stage (reading, cropping, caching, splitting, training, reporting) runs offline and in
@@ -42,7 +42,7 @@ from shared.cli import UserError
 
 SHARES = (0.73, 0.07, 0.15, 0.025, 0.02)
 EYE_CORRELATION = 0.97  # latent severity correlation between the two eyes -> ~87% same grade
-VERSION = 1
+VERSION = 2  # bump whenever the photos drawn for a seed change
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ _DARK_RED = (0.5, 0.2, 0.22)
 def _microaneurysms(e: _Eye, n: int) -> None:
     for _ in range(n):
         p = e.random_point(0.7)
-        e.blob(p, e.r * e.rng.uniform(0.009, 0.014), e.colour_at(p, (0.45, 0.16, 0.18)))
+        e.blob(p, e.r * e.rng.uniform(0.011, 0.016), e.colour_at(p, (0.45, 0.16, 0.18)))
 
 
 def _haemorrhages(e: _Eye, n: int, *, all_quadrants: bool = False, flame: float = 0.0) -> None:
@@ -341,14 +341,14 @@ def _new_vessels(e: _Eye, tufts: int) -> None:
         else:  # NVE: along the arcades
             centre = e.random_point(0.7)
         reach = e.r * e.rng.uniform(0.06, 0.1)
-        _soft_spots(e, centre, reach * 0.8, 2, e.colour_at(centre, (1.15, 1.3, 1.35)), 110)
+        _soft_spots(e, centre, reach * 0.8, 2, e.colour_at(centre, (1.2, 1.4, 1.45)), 150)
         colour = e.colour_at(centre, (0.62, 0.22, 0.26))
         for _ in range(e.rng.integers(20, 36)):  # a tangle of fine, looping vessels
             q = (centre[0] + e.rng.normal(0, reach / 2), centre[1] + e.rng.normal(0, reach / 2))
             axes = (e.px(e.rng.uniform(0.01, 0.03)) * 4, e.px(e.rng.uniform(0.005, 0.02)) * 4)
             angle, arc = e.rng.uniform(0, 360), e.rng.uniform(180, 330)
-            cv2.ellipse(e.image, e.pt(q), axes, angle, 0, arc, colour, e.px(0.006), cv2.LINE_AA, 2)
-    if e.rng.random() < 0.5:  # pre-retinal haemorrhage: boat-shaped, flat top
+            cv2.ellipse(e.image, e.pt(q), axes, angle, 0, arc, colour, e.px(0.008), cv2.LINE_AA, 2)
+    if e.rng.random() < 0.6:  # pre-retinal haemorrhage: boat-shaped, flat top
         p = e.random_point(0.6)
         radius = e.px(e.rng.uniform(0.08, 0.14)) * 4
         colour = e.colour_at(p, (0.42, 0.12, 0.12))
@@ -384,7 +384,7 @@ def _lesions(e: _Eye, grade: int) -> None:
     _cotton_wool(e, plan.get("cotton", 0))
     if grade == 4:
         _new_vessels(e, plan["nv"])
-        if e.rng.random() < 0.3:
+        if e.rng.random() < 0.4:  # many EyePACS grade-4 eyes show panretinal laser scars
             _laser_scars(e)
 
 
