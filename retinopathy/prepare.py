@@ -78,7 +78,6 @@ def prepare_from_args(args: argparse.Namespace) -> PreparedSet:
         args.workers,
         storage=args.storage,
         rejected=source.rejected,
-        root=source.root,
     )
 
 

@@ -6,7 +6,7 @@
     prepared = prepare(records, size=512, mode="crop")                # Python
     image = prepared.load(0)                                          # 512x512x3 uint8 RGB
 
-Layout, under ``<cache>/retinopathy/<dataset>-<hash>/<mode>-<size>-<storage>-v<N>/``:
+Layout, under ``<cache>/retinopathy/<dataset folder>-<hash>/<mode>-<size>-<storage>-v<N>/``:
 
 - ``items/<ab>/<key>.npy`` one preprocessed photo; ``key`` hashes (real path, mtime, file
   size), and the folder name carries size and settings, so a changed photo or setting misses.
@@ -222,10 +222,14 @@ def settings_name(size: int, mode: str, storage: str) -> str:
     return f"{mode}-{size}-{storage}-v{PREPROCESS_VERSION}t{THRESHOLD}"
 
 
-def dataset_folder(records: Sequence[Record], cache_dir: Path, root: Path | None = None) -> Path:
-    """``<cache>/retinopathy/<dataset name>-<hash of its path>``."""
-    root = root or Path(os.path.commonpath([str(r.path.parent) for r in records]))
-    return cache_dir / "retinopathy" / f"{root.name or 'data'}-{_hash(str(root), 8)}"
+def dataset_folder(records: Sequence[Record], cache_dir: Path) -> Path:
+    """``<cache>/retinopathy/<parent>-<folder>-<hash>`` of the photos' common folder.
+
+    Derived from the records alone, so every caller (prepare, train, predict) finds the same.
+    """
+    common = Path(os.path.commonpath([str(r.path.parent) for r in records]))
+    name = "-".join(p for p in (common.parent.name, common.name) if p) or "data"
+    return cache_dir / "retinopathy" / f"{name}-{_hash(str(common), 8)}"
 
 
 def _file_key(path: Path) -> str | None:
@@ -329,14 +333,12 @@ def prepare(
     *,
     storage: str = "npy",
     rejected: Sequence[Problem] = (),
-    root: str | Path | None = None,
     progress: bool = True,
 ) -> PreparedSet:
     """Preprocess ``records`` into the cache (only what is not there yet) and describe the result.
 
     ``rejected`` are rows the reader already refused (bad label, duplicate id, ...); they are
-    listed in ``problems.csv`` with the photos that fail here. ``root`` (the dataset folder)
-    names the cache folder; by default the records' common folder. ``workers``: all cores.
+    listed in ``problems.csv`` with the photos that fail here. ``workers``: all cores.
     """
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -347,8 +349,7 @@ def prepare(
     if not 16 <= size <= 4096:
         raise UserError(f"--size must be between 16 and 4096, not {size}")
     cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    root = Path(root).absolute() if root else None
-    folder = dataset_folder(records, cache_dir, root) / settings_name(size, mode, storage)
+    folder = dataset_folder(records, cache_dir) / settings_name(size, mode, storage)
     items = folder / "items"
     items.mkdir(parents=True, exist_ok=True)
     journal_path = folder / "journal.jsonl"

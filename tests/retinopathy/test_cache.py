@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from retinopathy.__main__ import main
 from retinopathy.data import cache
 from retinopathy.data.cache import default_cache_dir, prepare, read_item
 from retinopathy.data.sources import load_source
@@ -59,7 +60,7 @@ def _bad_folder(root: Path) -> Path:
     return root
 
 
-def test_bad_files_listed_good_ones_kept(tmp_path: Path) -> None:
+def test_bad_files_listed_good_ones_kept(tmp_path: Path, capsys) -> None:
     source = load_source(_bad_folder(tmp_path / "data"))
     prepared = prepare(
         source.records,
@@ -85,6 +86,13 @@ def test_bad_files_listed_good_ones_kept(tmp_path: Path) -> None:
     assert len(listed) - 1 == len(REJECTED) + len(CONVERTED)
     for i in range(len(prepared)):
         assert prepared.load(i).shape == (48, 48, 3)
+    # the command counts them on screen (and does no work: everything is cached)
+    argv = ["prepare", str(tmp_path / "data"), "--size", "48", "--cache", str(tmp_path / "c")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"{len(GOOD) + len(CONVERTED)} photos ready at 48 px (crop): 0 preprocessed" in out
+    assert f"{len(REJECTED)} rejected, {len(CONVERTED)} converted" in out
+    assert str(prepared.folder / "problems.csv") in out
 
 
 def test_second_run_does_no_work_and_a_changed_photo_is_redone(tmp_path: Path) -> None:
@@ -139,6 +147,7 @@ def test_default_cache_dir_respects_xdg(monkeypatch, tmp_path: Path) -> None:
 
 SLOW_PREPARE = """
 import sys, time
+from retinopathy.__main__ import main
 from retinopathy.data import cache
 from retinopathy.data.sources import load_source
 
