@@ -52,7 +52,10 @@ def _probs(model, dataset, device, tta: bool, name: str) -> tuple[np.ndarray, np
 
 
 def _fusion_section(
-    task: Task, data: RunData, val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+    task: Task,
+    data: RunData,
+    val: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
     test_metrics: dict[str, Any],
 ) -> tuple[str, dict[str, float]] | None:
     val_patients, test_patients = data.patients("val"), data.patients("test")
@@ -85,7 +88,10 @@ def _predictions_csv(task: Task, ids: list[str], labels: np.ndarray, probs: np.n
 
 
 def evaluate_run(
-    run_dir: Path, *, data: RunData | None = None, device: torch.device | None = None,
+    run_dir: Path,
+    *,
+    data: RunData | None = None,
+    device: torch.device | None = None,
     tta: bool | None = None,
 ) -> Path:
     """Test metrics, plots and report.md for ``run_dir``; prints the one-screen summary."""
@@ -110,19 +116,31 @@ def evaluate_run(
         summary.update(fused[1])
     best_epoch = _best_epoch(paths)
     text = report.render(
-        title=f"{config['arch']} on {config['task']}", task=task, test=test_metrics,
-        counts=data.counts(), config=config, plots=plots, run_dir=paths.root,
-        best_epoch=best_epoch, extra_sections=extra,
+        title=f"{config['arch']} on {config['task']}",
+        task=task,
+        test=test_metrics,
+        counts=data.counts(),
+        config=config,
+        plots=plots,
+        run_dir=paths.root,
+        best_epoch=best_epoch,
+        extra_sections=extra,
     )
     _atomic_text(paths.root / PREDICTIONS, _predictions_csv(task, data.test.ids, test[1], test[0]))
-    _atomic_text(paths.root / METRICS_JSON, json.dumps(
-        {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)},
-        indent=1))
+    _atomic_text(
+        paths.root / METRICS_JSON,
+        json.dumps(
+            {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)},
+            indent=1,
+        ),
+    )
     _atomic_text(paths.report, text)
     print(report.summary(task, test_metrics, paths.root))
     if fused:
-        print(f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
-              f"({fused[1]['fusion_qwk_gain']:+.3f})")
+        print(
+            f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
+            f"({fused[1]['fusion_qwk_gain']:+.3f})"
+        )
     return paths.report
 
 

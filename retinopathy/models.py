@@ -1,7 +1,7 @@
 """The grader: a registry backbone with a head for the task's classes, and loading it back.
 
-    model = build_model("resnet50", num_classes=5, pretrained="auto", finetune="all")
-    model, config = load_run_model(run_dir)        # best.pt (else last.pt) of a finished run
+model = build_model("resnet50", num_classes=5, pretrained="auto", finetune="all")
+model, config = load_run_model(run_dir)        # best.pt (else last.pt) of a finished run
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from shared.cli import UserError
 from shared.runs import RunPaths, require_run_dir
 
 
-def build_model(arch: str, num_classes: int, pretrained: str = "no", finetune: str = "all") -> nn.Module:
+def build_model(
+    arch: str, num_classes: int, pretrained: str = "no", finetune: str = "all"
+) -> nn.Module:
     """``arch`` from the backbone registry; an unknown name lists the valid ones."""
     if arch not in backbones.list_backbones():
         raise UserError(
@@ -39,7 +41,9 @@ def checkpoint_path(run_dir: Path) -> Path:
     raise UserError(f"{run_dir} has no checkpoint yet (checkpoints/best.pt or last.pt)")
 
 
-def load_run_model(run_dir: Path, num_classes: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_run_model(
+    run_dir: Path, num_classes: int | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """The run's kept model, in eval mode, and the run's config (from the checkpoint itself)."""
     require_run_dir(run_dir)
     state = load_checkpoint(checkpoint_path(run_dir))
@@ -57,7 +61,9 @@ def load_run_model(run_dir: Path, num_classes: int | None = None) -> tuple[nn.Mo
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise UserError(f"the checkpoint in {run_dir} does not fit {config['arch']}: {first}") from None
+        raise UserError(
+            f"the checkpoint in {run_dir} does not fit {config['arch']}: {first}"
+        ) from None
     return model.eval(), config
 
 

@@ -93,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     ids = [p.stem for p in good]
     if args.fuse_eyes:
         probs = fusion.fuse(probs, _patients(ids), _fusion_alpha(paths.root))
-    out = args.out or paths.root / "predictions" / f"{args.images.stem or 'photos'}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+    out = (
+        args.out
+        or paths.root
+        / "predictions"
+        / f"{args.images.stem or 'photos'}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+    )
     _write_csv(out, task, ids, good, probs)
     grades = np.bincount(probs.argmax(1), minlength=task.num_classes)
     print(f"{len(good)} photos graded -> {out}")
@@ -109,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
 def _predict(model, images, transform, device, tta: bool, batch_size: int) -> np.ndarray:
     model.eval().to(device)
     out = []
-    for start in progress(range(0, len(images), batch_size), desc="predict", unit="batch",
-                          leave=False):
+    for start in progress(
+        range(0, len(images), batch_size), desc="predict", unit="batch", leave=False
+    ):
         chunk = images[start : start + batch_size]
         x = torch.stack([transform(torch.from_numpy(im).permute(2, 0, 1)) for im in chunk])
         x = x.to(device)

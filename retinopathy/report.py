@@ -24,7 +24,7 @@ def save_plots(
     out: dict[str, Path] = {}
     if history:
         panels = {}
-        for metric in ("loss", "accuracy", "qwk"):
+        for metric in ("loss", "acc", "qwk"):
             series = {
                 f"{split} {metric}": [row[f"{split}_{metric}"] for row in history]
                 for split in ("train", "val")
@@ -95,6 +95,21 @@ def confusion_table(task: Task, confusion: Sequence[Sequence[int]]) -> str:
     return "\n".join(rows)
 
 
+def collapse_warning(task: Task, m: Mapping[str, Any], share: float = 0.9) -> str | None:
+    """A loud line when one class takes nearly every prediction (the classic "all grade 0")."""
+    predicted = np.asarray(m["confusion"]).sum(axis=0)
+    total = predicted.sum()
+    if total == 0:
+        return None
+    k = int(predicted.argmax())
+    if predicted[k] / total < share:
+        return None
+    return (
+        f"**Warning: the model predicts '{task.class_names[k]}' for {predicted[k] / total:.0%} of "
+        "test photos** - it has collapsed onto one class; look at per-class recall, not accuracy."
+    )
+
+
 def headline(m: Mapping[str, Any]) -> str:
     parts = [
         f"QWK {_fmt(m['qwk'])}",
@@ -136,11 +151,9 @@ def render(
             f"Kept model: epoch {best_epoch} (best `{config.get('select', 'val_loss')}`).",
             "",
         ]
+    warning = collapse_warning(task, test)
+    lines += ["## Test set", "", headline(test), ""] + ([warning, ""] if warning else [])
     lines += [
-        "## Test set",
-        "",
-        headline(test),
-        "",
         class_table(task, test),
         "",
         "Confusion matrix (true class on rows):",
@@ -171,8 +184,10 @@ def summary(task: Task, test: Mapping[str, Any], run_dir: Path) -> str:
         for name, r in zip(task.class_names, test["recall"], strict=True)
     )
     cm = "\n".join("   " + " ".join(f"{int(v):5d}" for v in row) for row in test["confusion"])
+    warning = collapse_warning(task, test)
     return (
-        f"test {task.name}: {headline(test)}\n"
+        (f"{warning.replace('**', '')}\n" if warning else "")
+        + f"test {task.name}: {headline(test)}\n"
         f"recall per class: {recall}\n"
         f"confusion (true rows, predicted columns):\n{cm}\n"
         f"report: {run_dir / 'report.md'}"

@@ -41,22 +41,37 @@ def open_prepared(config: dict[str, Any], progress: bool = True) -> PreparedSet:
     cache = config.get("cache")
     if config["data"] == SYNTHETIC:
         n = config["synthetic_images"]
-        root = generate(default_root(n, cache_dir=cache), n_images=n, workers=config.get("workers"),
-                        progress=progress)
+        root = generate(
+            default_root(n, cache_dir=cache),
+            n_images=n,
+            workers=config.get("workers"),
+            progress=progress,
+        )
         source = load_source(root, "eyepacs")
     else:
         source = load_source(config["data"], config.get("format"))
     return prepare(
-        source.records, config["image_size"], config["mode"], cache, config.get("workers"),
-        storage=config.get("storage", "npy"), rejected=source.rejected, progress=progress,
+        source.records,
+        config["image_size"],
+        config["mode"],
+        cache,
+        config.get("workers"),
+        storage=config.get("storage", "npy"),
+        rejected=source.rejected,
+        progress=progress,
     )
 
 
 def _make_split(prepared: PreparedSet, task: Task, config: dict[str, Any]) -> pd.DataFrame:
     # Grades a coarser task merges need not each appear on every side; the task's classes must.
     classes = range(5) if task.name == "grade5" else ()
-    split = make_split(prepared.records, test_size=config["test_size"],
-                       val_size=config["val_size"], seed=config["split_seed"], classes=classes)
+    split = make_split(
+        prepared.records,
+        test_size=config["test_size"],
+        val_size=config["val_size"],
+        seed=config["split_seed"],
+        classes=classes,
+    )
     split["class"] = task.map_grades(split["grade"])
     require_all_classes(split, range(task.num_classes), column="class")
     return split.drop(columns="class")
@@ -94,8 +109,16 @@ class RunData:
             idx = prepared.indices(split_ids(split, side))
             return FundusDataset(prepared, idx, transform=transform, target_transform=target)
 
-        return cls(prepared, split, task, mean, std, dataset("train", augment or plain),
-                   dataset("val", plain), dataset("test", plain))
+        return cls(
+            prepared,
+            split,
+            task,
+            mean,
+            std,
+            dataset("train", augment or plain),
+            dataset("val", plain),
+            dataset("test", plain),
+        )
 
     def save_split(self, run_dir: Path) -> Path:
         return save_split(self.split, Path(run_dir) / SPLIT_FILE)

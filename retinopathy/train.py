@@ -34,7 +34,7 @@ from shared.device import DEVICE_CHOICES, describe, pick_device
 from shared.engine import TrainConfig, Trainer, classification_step
 from shared.runs import new_run_dir, read_config, require_run_dir, write_config
 
-SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_accuracy": "max"}
+SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
 # Sizes that keep the built-in sample set quick on a laptop CPU; real data gets real sizes.
 SYNTHETIC_DEFAULTS = {"image_size": 128, "epochs": 8}
 REAL_DEFAULTS = {"image_size": 512, "epochs": 30}
@@ -42,10 +42,17 @@ REAL_DEFAULTS = {"image_size": 512, "epochs": 30}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
-    data.add_argument("data", nargs="?", default=SYNTHETIC, metavar="DATA",
-                      help="dataset folder or CSV (default: the built-in synthetic sample set)")
+    data.add_argument(
+        "data",
+        nargs="?",
+        default=SYNTHETIC,
+        metavar="DATA",
+        help="dataset folder or CSV (default: the built-in synthetic sample set)",
+    )
     data.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    data.add_argument("--image-size", type=int, help="input side in px (512; 128 on the sample set)")
+    data.add_argument(
+        "--image-size", type=int, help="input side in px (512; 128 on the sample set)"
+    )
     data.add_argument("--mode", choices=MODES, default="crop", help="preprocessing (crop)")
     data.add_argument("--cache", type=Path, help=f"cache folder (default {default_cache_dir()})")
     data.add_argument("--storage", choices=STORAGES, default="npy", help=argparse.SUPPRESS)
@@ -67,10 +74,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fit.add_argument("--lr", type=float, help="learning rate (1e-3)")
     fit.add_argument("--momentum", type=float, default=0.9)
     fit.add_argument("--weight-decay", type=float, help="(0 for Adam, 5e-4 for SGD)")
-    fit.add_argument("--scheduler", choices=("plateau", "cosine", "step", "none"), default="plateau")
+    fit.add_argument(
+        "--scheduler", choices=("plateau", "cosine", "step", "none"), default="plateau"
+    )
     fit.add_argument("--plateau-patience", type=int, default=5)
-    fit.add_argument("--select", choices=list(SELECT), default="val_qwk",
-                     help="validation metric that picks the kept model (val_qwk)")
+    fit.add_argument(
+        "--select",
+        choices=list(SELECT),
+        default="val_qwk",
+        help="validation metric that picks the kept model (val_qwk)",
+    )
     fit.add_argument("--early-stopping", type=int, metavar="EPOCHS", help="patience (off)")
     fit.add_argument("--amp", action="store_true", help="mixed precision (bf16 CPU, fp16 CUDA)")
     fit.add_argument("--accum-steps", type=int, default=1)
@@ -78,16 +91,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     imb = p.add_argument_group("class imbalance")
-    imb.add_argument("--sampling", default="none",
-                     help="class-weighted sampling: none, balanced, or an exponent in [0, 1] "
-                          "(0 natural shares, 1 balanced)")
-    imb.add_argument("--class-weights", default="none",
-                     help="loss weights: none, inverse (inverse class frequency) or w0,w1,...")
+    imb.add_argument(
+        "--sampling",
+        default="none",
+        help="class-weighted sampling: none, balanced, or an exponent in [0, 1] "
+        "(0 natural shares, 1 balanced)",
+    )
+    imb.add_argument(
+        "--class-weights",
+        default="none",
+        help="loss weights: none, inverse (inverse class frequency) or w0,w1,...",
+    )
     imb.add_argument("--loss", choices=LOSS_CHOICES, default="ce")
-    imb.add_argument("--no-augment", dest="augment", action="store_false",
-                     help="no flips/rotation/crop/colour jitter")
+    imb.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        help="no flips/rotation/crop/colour jitter",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--run", type=Path, help="run folder (default runs/retinopathy/<time>-<arch>-<task>)")
+    out.add_argument(
+        "--run", type=Path, help="run folder (default runs/retinopathy/<time>-<arch>-<task>)"
+    )
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
     out.add_argument("--tta", action="store_true", help="test-time flips when evaluating")
 
@@ -97,7 +122,9 @@ def _sampling_exponent(text: str) -> float:
     try:
         value = named[text] if text in named else float(text)
     except ValueError:
-        raise UserError(f"--sampling must be none, balanced or a number in [0, 1], not {text!r}")
+        raise UserError(
+            f"--sampling must be none, balanced or a number in [0, 1], not {text!r}"
+        ) from None
     if not 0 <= value <= 1:
         raise UserError(f"--sampling exponent must lie in [0, 1], not {value}")
     return value
@@ -123,28 +150,48 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     sgd = args.optimizer == "sgd"
     select = args.select
     train = TrainConfig(
-        epochs=args.epochs or defaults["epochs"], batch_size=args.batch_size,
-        num_workers=args.loader_workers, optimizer=args.optimizer,
-        lr=args.lr or 1e-3, momentum=args.momentum,
+        epochs=args.epochs or defaults["epochs"],
+        batch_size=args.batch_size,
+        num_workers=args.loader_workers,
+        optimizer=args.optimizer,
+        lr=args.lr or 1e-3,
+        momentum=args.momentum,
         weight_decay=args.weight_decay if args.weight_decay is not None else (5e-4 if sgd else 0.0),
-        scheduler=args.scheduler, plateau_factor=0.1, plateau_patience=args.plateau_patience,
-        accum_steps=args.accum_steps, clip_grad_norm=args.clip_grad_norm, amp=args.amp,
-        monitor=select, mode=SELECT[select], early_stopping_patience=args.early_stopping,
+        scheduler=args.scheduler,
+        plateau_factor=0.1,
+        plateau_patience=args.plateau_patience,
+        accum_steps=args.accum_steps,
+        clip_grad_norm=args.clip_grad_norm,
+        amp=args.amp,
+        monitor=select,
+        mode=SELECT[select],
+        early_stopping_patience=args.early_stopping,
         seed=args.seed,
     )
     return {
         "app": "retinopathy",
-        "arch": args.arch, "task": task.name, "num_classes": task.num_classes,
-        "pretrained": args.pretrained, "finetune": args.finetune,
+        "arch": args.arch,
+        "task": task.name,
+        "num_classes": task.num_classes,
+        "pretrained": args.pretrained,
+        "finetune": args.finetune,
         "data": str(args.data) if args.data == SYNTHETIC else str(Path(args.data).resolve()),
-        "format": args.format, "image_size": args.image_size or defaults["image_size"],
-        "mode": args.mode, "storage": args.storage,
-        "cache": str(args.cache) if args.cache else None, "workers": args.workers,
-        "synthetic_images": args.synthetic_images, "split_seed": args.split_seed,
-        "test_size": args.test_size, "val_size": args.val_size,
+        "format": args.format,
+        "image_size": args.image_size or defaults["image_size"],
+        "mode": args.mode,
+        "storage": args.storage,
+        "cache": str(args.cache) if args.cache else None,
+        "workers": args.workers,
+        "synthetic_images": args.synthetic_images,
+        "split_seed": args.split_seed,
+        "test_size": args.test_size,
+        "val_size": args.val_size,
         "sampling": _sampling_exponent(args.sampling),
         "class_weights": _weights_option(args.class_weights, task.num_classes),
-        "loss": args.loss, "augment": args.augment, "select": select, "tta": args.tta,
+        "loss": args.loss,
+        "augment": args.augment,
+        "select": select,
+        "tta": args.tta,
         "device": args.device,
         "train": train.to_dict(),
     }
@@ -167,6 +214,7 @@ def validation_metrics(task):
         m = compute_metrics(targets.numpy(), logits.float().softmax(1).numpy(), task)
         out = scalar_metrics(m)
         out["f1"] = out.pop("macro_f1")
+        out["acc"] = out.pop("accuracy")  # pairs with the engine's train_acc in curves
         return out
 
     return metrics_fn
@@ -192,17 +240,28 @@ def train_run(
     task = data.task
     device = pick_device(config["device"])
     weights = loss_weights(config, data.train.labels)
-    sampler = (sample_weights(data.train.labels, config["sampling"]).tolist()
-               if config["sampling"] > 0 else None)
-    print(f"{config['arch']} ({'ImageNet weights' if config.get('pretrained_loaded') else 'random init'})"
-          f", {task.name}, {config['image_size']} px, on {describe(device)}; "
-          f"train/val/test {len(data.train)}/{len(data.val)}/{len(data.test)} photos; run {run_dir}",
-          flush=True)
+    sampler = (
+        sample_weights(data.train.labels, config["sampling"]).tolist()
+        if config["sampling"] > 0
+        else None
+    )
+    init = "ImageNet weights" if config.get("pretrained_loaded") else "random init"
+    print(
+        f"{config['arch']} ({init})"
+        f", {task.name}, {config['image_size']} px, on {describe(device)}; "
+        f"train/val/test {len(data.train)}/{len(data.val)}/{len(data.test)} photos; run {run_dir}",
+        flush=True,
+    )
     trainer = Trainer(
-        model, data.train, data.val, config=TrainConfig.from_dict(config["train"]),
-        run_dir=run_dir, device=device,
+        model,
+        data.train,
+        data.val,
+        config=TrainConfig.from_dict(config["train"]),
+        run_dir=run_dir,
+        device=device,
         step_fn=classification_step(make_criterion(config["loss"], weights)),
-        metrics_fn=validation_metrics(task), sampler_weights=sampler,
+        metrics_fn=validation_metrics(task),
+        sampler_weights=sampler,
     )
     trainer.fit(resume=resume)
     return evaluate_run(run_dir, data=data, device=device)
