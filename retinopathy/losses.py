@@ -1,7 +1,7 @@
-"""Training losses: cross-entropy, class-weighted cross-entropy, focal loss.
+"""Training criteria: cross-entropy, class-weighted cross-entropy, focal loss.
 
-Inception v3 returns ``(logits, aux_logits)`` while training; its auxiliary classifier is
-weighted 0.4, as in Szegedy et al. 2016, and ignored at evaluation.
+The engine's ``classification_step`` applies the criterion, and adds Inception v3's auxiliary
+logits at weight 0.4 (Szegedy et al. 2016) while training; they are ignored at evaluation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import nn
 
 LOSS_CHOICES = ("ce", "focal")
-AUX_WEIGHT = 0.4
 
 
 class FocalLoss(nn.Module):
@@ -42,18 +41,3 @@ def make_criterion(kind: str = "ce", class_weights: Sequence[float] | None = Non
     if kind == "focal":
         return FocalLoss(weight=weight)
     raise ValueError(f"unknown loss {kind!r}; choose one of {LOSS_CHOICES}")
-
-
-def classification_loss(
-    criterion: nn.Module, outputs: torch.Tensor | tuple[torch.Tensor, ...], target: torch.Tensor
-) -> torch.Tensor:
-    """The criterion on the main logits, plus 0.4x on Inception's auxiliary logits if present."""
-    if isinstance(outputs, tuple):
-        logits, aux = outputs[0], outputs[1]
-        return criterion(logits, target) + AUX_WEIGHT * criterion(aux, target)
-    return criterion(outputs, target)
-
-
-def main_logits(outputs: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """The logits that count for prediction (Inception's aux head is training-only)."""
-    return outputs[0] if isinstance(outputs, tuple) else outputs

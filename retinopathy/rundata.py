@@ -40,10 +40,11 @@ def open_prepared(config: dict[str, Any], progress: bool = True) -> PreparedSet:
     """Read (or generate) the dataset and preprocess it into the cache, reusing what is there."""
     cache = config.get("cache")
     if config["data"] == SYNTHETIC:
-        n = config["synthetic_images"]
+        n, size = config["synthetic_images"], config.get("synthetic_size", 512)
         root = generate(
-            default_root(n, cache_dir=cache),
+            default_root(n, size=size, cache_dir=cache),
             n_images=n,
+            size=size,
             workers=config.get("workers"),
             progress=progress,
         )

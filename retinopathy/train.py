@@ -59,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--workers", type=int, help="preprocessing processes (default: all cores)")
     data.add_argument("--loader-workers", type=int, default=0, help="DataLoader workers (0)")
     data.add_argument("--synthetic-images", type=int, default=2000, help="size of the sample set")
+    data.add_argument("--synthetic-size", type=int, default=512, help=argparse.SUPPRESS)
     data.add_argument("--split-seed", type=int, default=0)
     data.add_argument("--test-size", type=float, default=0.25)
     data.add_argument("--val-size", type=float, default=0.25, help="share of the non-test photos")
@@ -147,6 +148,12 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     task = get_task(args.task)
     build_model(args.arch, task.num_classes, "no")  # an unknown arch fails here, before any work
     defaults = SYNTHETIC_DEFAULTS if args.data == SYNTHETIC else REAL_DEFAULTS
+    image_size = args.image_size or defaults["image_size"]
+    smallest = backbones.get_spec(args.arch).min_input_size
+    if image_size < smallest:
+        raise UserError(
+            f"{args.arch} needs --image-size of at least {smallest} px, not {image_size}"
+        )
     sgd = args.optimizer == "sgd"
     select = args.select
     train = TrainConfig(
@@ -177,12 +184,13 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "finetune": args.finetune,
         "data": str(args.data) if args.data == SYNTHETIC else str(Path(args.data).resolve()),
         "format": args.format,
-        "image_size": args.image_size or defaults["image_size"],
+        "image_size": image_size,
         "mode": args.mode,
         "storage": args.storage,
         "cache": str(args.cache) if args.cache else None,
         "workers": args.workers,
         "synthetic_images": args.synthetic_images,
+        "synthetic_size": args.synthetic_size,
         "split_seed": args.split_seed,
         "test_size": args.test_size,
         "val_size": args.val_size,

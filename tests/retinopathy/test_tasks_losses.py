@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from retinopathy.losses import AUX_WEIGHT, classification_loss, make_criterion
+from retinopathy.losses import make_criterion
 from retinopathy.tasks import get_task
+from shared import backbones
+from shared.engine import classification_step
 
 
 def test_grade_mappings() -> None:
@@ -21,16 +23,21 @@ def test_grade_mappings() -> None:
         get_task("grade4")
 
 
-def test_aux_logits_are_weighted_point_four() -> None:
+def test_inception_aux_logits_count_point_four_in_training_only() -> None:
+    """The app's training step on a real Inception v3: CE(logits) + 0.4 * CE(aux)."""
+    model = backbones.create("inception_v3", num_classes=3).train()
+    seen = []
+    model.register_forward_hook(lambda m, i, out: seen.append(out))
     criterion = make_criterion("ce")
-    logits, aux = torch.randn(4, 3), torch.randn(4, 3)
-    target = torch.tensor([0, 1, 2, 1])
-    combined = classification_loss(criterion, (logits, aux), target)
-    expected = criterion(logits, target) + AUX_WEIGHT * criterion(aux, target)
-    assert combined.item() == pytest.approx(expected.item())
-    assert classification_loss(criterion, logits, target).item() == pytest.approx(
-        criterion(logits, target).item()
-    )
+    images, target = torch.randn(2, 3, 96, 96), torch.tensor([0, 2])
+    loss, _ = classification_step(criterion)(model, (images, target))
+    logits, aux = seen[0]
+    expected = criterion(logits, target) + 0.4 * criterion(aux, target)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert abs(loss.item() - criterion(logits, target).item()) > 1e-4  # aux really counted
+    model.eval()
+    with torch.no_grad():
+        assert isinstance(model(images), torch.Tensor)  # no aux head at evaluation
 
 
 def test_class_weights_shift_the_loss_toward_rare_classes() -> None:

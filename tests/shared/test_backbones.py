@@ -194,3 +194,23 @@ def test_inception_head_replacement_covers_aux_logits(monkeypatch) -> None:
     model = backbones.create("inception_v3", num_classes=3, finetune="head")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"fc.weight", "fc.bias", "AuxLogits.fc.weight", "AuxLogits.fc.bias"}
+
+
+def test_inception_aux_head_unchanged_at_299_and_works_below() -> None:
+    from torchvision.models.inception import InceptionAux
+
+    ours = backbones.create("inception_v3", num_classes=4).AuxLogits.eval()
+    reference = InceptionAux(768, 4).eval()
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 768, 17, 17)  # what the aux head sees at 299 px
+    with torch.no_grad():
+        assert torch.equal(ours(x), reference(x))
+        assert ours(torch.randn(2, 768, 4, 4)).shape == (2, 4)  # ~96 px input
+
+
+@pytest.mark.parametrize("name", backbones.list_backbones())
+def test_min_input_size_is_accepted(name: str) -> None:
+    spec = backbones.get_spec(name)
+    model = backbones.create(name, num_classes=2).train()
+    out = model(torch.randn(2, 3, spec.min_input_size, spec.min_input_size))
+    assert (out[0] if isinstance(out, tuple) else out).shape == (2, 2)
