@@ -31,7 +31,7 @@ from retinopathy.tasks import TASKS, get_task
 from shared import backbones
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, describe, pick_device
-from shared.engine import TrainConfig, Trainer, classification_step
+from shared.engine import TrainConfig, Trainer, classification_step, seed_everything
 from shared.runs import new_run_dir, read_config, require_run_dir, write_config
 
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
@@ -233,6 +233,7 @@ def new_run(config: dict[str, Any], run: Path | None) -> tuple[Path, RunData, to
     task = get_task(config["task"])
     data = RunData.build(config)
     config["mean"], config["std"] = data.mean, data.std
+    seed_everything(config["train"]["seed"])  # the initial weights are part of the recipe
     model = build_model(config["arch"], task.num_classes, config["pretrained"], config["finetune"])
     config["pretrained_loaded"] = bool(getattr(model, "pretrained", False))
     run_dir = new_run_dir("retinopathy", f"{config['arch']}-{config['task']}", run=run)
