@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import multiprocessing as mp
+import multiprocessing.pool
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,18 @@ def process_one(job: _Job) -> dict:
         "sumsq": squares,
         "pixels": image.shape[0] * image.shape[1],
     }
+
+
+def worker_pool(workers: int, initializer=None) -> mp.pool.Pool:
+    """A process pool that is safe to start from a process already running torch.
+
+    ``fork`` copies the parent's thread pools (torch, OpenMP) mid-state and can deadlock the
+    children; ``forkserver`` forks from a clean server process instead (``spawn`` where there is
+    none).
+    """
+    methods = mp.get_all_start_methods()
+    context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return context.Pool(workers, initializer=initializer)
 
 
 def _init_worker() -> None:
@@ -274,7 +287,7 @@ def _run_jobs(jobs: list[_Job], workers: int, journal: Path, progress: bool) -> 
                 record(process_one(job))
         else:
             chunk = max(1, min(16, len(jobs) // (workers * 8)))
-            with mp.get_context().Pool(workers, initializer=_init_worker) as pool:
+            with worker_pool(workers, _init_worker) as pool:
                 for entry in pool.imap_unordered(process_one, jobs, chunksize=chunk):
                     record(entry)
     bar.close()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from retinopathy.data.cache import default_cache_dir, worker_pool
 from shared.cli import UserError
 
 SHARES = (0.73, 0.07, 0.15, 0.025, 0.02)
@@ -57,8 +57,6 @@ def default_root(
     n_images: int = 2000, seed: int = 0, size: int = 512, cache_dir: str | Path | None = None
 ) -> Path:
     """Where :func:`generate` puts a set by default: a folder named by its parameters."""
-    from retinopathy.data.cache import default_cache_dir
-
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     return base / f"synthetic-eyepacs-n{n_images}-s{seed}-{size}px-v{VERSION}"
 
@@ -531,7 +529,7 @@ def generate(
             _render_job(job)
             bar.update()
     else:
-        with mp.get_context().Pool(workers, initializer=_init_worker) as pool:
+        with worker_pool(workers, _init_worker) as pool:
             for _ in pool.imap_unordered(_render_job, todo, chunksize=4):
                 bar.update()
     bar.close()

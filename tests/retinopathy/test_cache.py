@@ -147,17 +147,22 @@ def test_default_cache_dir_respects_xdg(monkeypatch, tmp_path: Path) -> None:
 
 SLOW_PREPARE = """
 import sys, time
-from retinopathy.__main__ import main
 from retinopathy.data import cache
 from retinopathy.data.sources import load_source
 
 original = cache.process_one
+
+
 def slow(job):
     time.sleep(0.15)
     return original(job)
-cache.process_one = slow
-records = load_source(sys.argv[1]).records
-cache.prepare(records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
+
+
+cache.process_one = slow  # also in the pool's workers, which import this file as __mp_main__
+
+if __name__ == "__main__":
+    records = load_source(sys.argv[1]).records
+    cache.prepare(records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
 """
 
 
@@ -168,8 +173,10 @@ def test_killed_prepare_resumes_without_redoing(tmp_path: Path) -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")]),
     }
+    script = tmp_path / "slow_prepare.py"
+    script.write_text(SLOW_PREPARE)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_PREPARE, str(root), str(tmp_path / "c")],
+        [sys.executable, str(script), str(root), str(tmp_path / "c")],
         env=env,
         start_new_session=True,
     )
