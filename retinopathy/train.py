@@ -36,7 +36,7 @@ from shared.runs import new_run_dir, read_config, require_run_dir, write_config
 
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
 # Sizes that keep the built-in sample set quick on a laptop CPU; real data gets real sizes.
-SYNTHETIC_DEFAULTS = {"image_size": 128, "epochs": 8}
+SYNTHETIC_DEFAULTS = {"image_size": 96, "epochs": 5}
 REAL_DEFAULTS = {"image_size": 512, "epochs": 30}
 
 
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
     data.add_argument(
-        "--image-size", type=int, help="input side in px (512; 128 on the sample set)"
+        "--image-size", type=int, help="input side in px (512; 96 on the sample set)"
     )
     data.add_argument("--mode", choices=MODES, default="crop", help="preprocessing (crop)")
     data.add_argument("--cache", type=Path, help=f"cache folder (default {default_cache_dir()})")
