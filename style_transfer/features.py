@@ -1,0 +1,219 @@
+"""The loss network: a frozen classifier's feature stack with named layers.
+
+    from style_transfer.features import build_loss_network
+    net = build_loss_network("vgg19", pretrained="no", layers=["relu1_1", "relu4_2"])
+    feats = net(image)            # image (N, 3, H, W) in [0, 1] -> {"relu1_1": ..., "relu4_2": ...}
+
+VGG layers are named as in the paper (``conv1_1``, ``relu1_1``, ``pool1``, ...), AlexNet's
+``conv1`` ... ``pool5``, EfficientNet-Lite0's ``stem``, ``block0`` ... ``block15``. The stack is cut
+after the last layer asked for, its weights are frozen (``requires_grad=False``: only the image is
+optimised, and autograd then skips every weight gradient) and it normalises its input itself.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from shared import backbones
+
+BACKBONE_CHOICES = ("auto", "vgg19", "vgg16", "alexnet", "efficientnet_lite0")
+POOLING_CHOICES = ("avg", "max")
+
+
+@dataclass(frozen=True)
+class LayerPreset:
+    """A backbone's default content and style layers (name -> relative style weight)."""
+
+    content: tuple[str, ...]
+    style: tuple[tuple[str, float], ...]
+
+
+_VGG_STYLE = (("relu1_1", 1.0), ("relu2_1", 1.0), ("relu3_1", 1.0), ("relu4_1", 1.0))
+PRESETS: dict[str, LayerPreset] = {
+    # Gatys et al. 2016 use conv4_2 for content and the first layer of each of the five blocks for
+    # style; relu5_1 is dropped by default because at a few hundred pixels its map is tiny and
+    # its Gram dominates the normalised loss with little visible effect.
+    "vgg19": LayerPreset(("relu4_2",), (*_VGG_STYLE, ("relu5_1", 1.0))),
+    "vgg16": LayerPreset(("relu4_2",), (*_VGG_STYLE, ("relu5_1", 1.0))),
+    "alexnet": LayerPreset(
+        ("relu4",), (("relu1", 1.0), ("relu2", 1.0), ("relu3", 1.0), ("relu4", 1.0))
+    ),
+    # The stem and the ends of the first four stages (blocks 0, 2, 4, 7) for style, block 7
+    # (stride 16) for content: the EfficientNet analogue of VGG's relu*_1 / relu4_2.
+    "efficientnet_lite0": LayerPreset(
+        ("block7",),
+        (("stem", 1.0), ("block0", 1.0), ("block2", 1.0), ("block4", 1.0), ("block7", 1.0)),
+    ),
+}
+
+
+def resolve_backbone(name: str) -> str:
+    """``auto`` -> VGG19 when its ImageNet weights load offline, else EfficientNet-Lite0."""
+    if name != "auto":
+        if name not in BACKBONE_CHOICES:
+            raise ValueError(f"unknown loss network {name!r}; choose one of {BACKBONE_CHOICES}")
+        return name
+    return "vgg19" if backbones.weights_available("vgg19") else "efficientnet_lite0"
+
+
+def vgg_layer_names(features: nn.Sequential) -> list[str]:
+    """``conv{block}_{i}`` / ``relu{block}_{i}`` / ``pool{block}`` for each module of a VGG stack."""
+    names, block, conv = [], 1, 0
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+            names.append(f"conv{block}_{conv}")
+        elif isinstance(module, nn.ReLU):
+            names.append(f"relu{block}_{conv}")
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            names.append(f"pool{block}")
+            block, conv = block + 1, 0
+        else:
+            raise TypeError(f"unexpected VGG module {module}")
+    return names
+
+
+def alexnet_layer_names(features: nn.Sequential) -> list[str]:
+    """``conv{i}`` / ``relu{i}`` / ``pool{i}`` (pool named after the conv it follows)."""
+    names, conv = [], 0
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+            names.append(f"conv{conv}")
+        elif isinstance(module, nn.ReLU):
+            names.append(f"relu{conv}")
+        else:
+            names.append(f"pool{conv}")
+    return names
+
+
+def _swap_pooling(module: nn.Module, pooling: str) -> nn.Module:
+    if pooling == "avg" and isinstance(module, nn.MaxPool2d):
+        # Average pooling, as Gatys et al. found it gives smoother gradients than max pooling.
+        return nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode)
+    return module
+
+
+def _named_stack(backbone: str, model: nn.Module, pooling: str) -> OrderedDict[str, nn.Module]:
+    if backbone == "efficientnet_lite0":
+        stack = OrderedDict(stem=model.stem)
+        stack.update((f"block{i}", block) for i, block in enumerate(model.blocks))
+        stack["head"] = model.head
+        return stack
+    names = (vgg_layer_names if backbone.startswith("vgg") else alexnet_layer_names)(model.features)
+    return OrderedDict(
+        (name, _swap_pooling(m, pooling)) for name, m in zip(names, model.features, strict=True)
+    )
+
+
+class LossNetwork(nn.Module):
+    """Named, frozen feature layers; ``forward`` returns the outputs of ``self.outputs``."""
+
+    def __init__(
+        self,
+        stack: OrderedDict[str, nn.Module],
+        outputs: Sequence[str],
+        *,
+        mean: Sequence[float],
+        std: Sequence[float],
+        backbone: str,
+        pretrained: bool,
+        pooling: str,
+    ) -> None:
+        super().__init__()
+        unknown = [name for name in outputs if name not in stack]
+        if unknown:
+            raise ValueError(
+                f"{backbone} has no layer {', '.join(unknown)}; choose from {', '.join(stack)}"
+            )
+        last = max(list(stack).index(name) for name in outputs)
+        self.body = nn.Sequential(OrderedDict(list(stack.items())[: last + 1]))
+        self.outputs = tuple(outputs)
+        self.backbone, self.pretrained, self.pooling = backbone, pretrained, pooling
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self._keep_requested_outputs()
+        self.requires_grad_(False)
+        self.eval()
+        self._min_side: int | None = None
+
+    def _keep_requested_outputs(self) -> None:
+        # An in-place ReLU right after a requested conv would overwrite the returned map.
+        modules = list(self.body.named_children())
+        for (name, _), (_, nxt) in zip(modules, modules[1:], strict=False):
+            if name in self.outputs and isinstance(nxt, (nn.ReLU, nn.ReLU6)):
+                nxt.inplace = False
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [name for name, _ in self.body.named_children()]
+
+    def describe(self) -> str:
+        weights = "ImageNet weights" if self.pretrained else "random weights"
+        pool = f", {self.pooling} pooling" if self.backbone != "efficientnet_lite0" else ""
+        return f"{self.backbone} ({weights}{pool}), layers up to {self.layer_names[-1]}"
+
+    def train(self, mode: bool = True) -> LossNetwork:
+        # Always eval: batch-norm statistics must stay the ImageNet ones.
+        return super().train(False)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (image - self.mean) / self.std
+        feats = {}
+        for name, module in self.body.named_children():
+            x = module(x)
+            if name in self.outputs:
+                feats[name] = x
+        return feats
+
+    def min_side(self) -> int:
+        """The smallest image side (px) for which every requested layer still has a map."""
+        if self._min_side is None:
+            self._min_side = next(s for s in range(1, 1025) if self._fits(s))
+        return self._min_side
+
+    @torch.no_grad()
+    def _fits(self, side: int) -> bool:
+        probe = torch.zeros(1, 3, side, side, device=self.mean.device)
+        try:
+            feats = self(probe)
+        except RuntimeError:  # a pooling or convolution window larger than its input
+            return False
+        return all(min(f.shape[-2:]) >= 1 for f in feats.values())
+
+
+def build_loss_network(
+    backbone: str = "auto",
+    *,
+    pretrained: str = "auto",
+    layers: Sequence[str] | None = None,
+    pooling: str = "avg",
+    device: torch.device | str = "cpu",
+) -> LossNetwork:
+    """A frozen loss network returning ``layers`` (default: the backbone's preset layers).
+
+    ``pretrained``: ``yes`` / ``no`` / ``auto`` as in :func:`shared.backbones.create`.
+    """
+    name = resolve_backbone(backbone)
+    if pooling not in POOLING_CHOICES:
+        raise ValueError(f"pooling must be one of {POOLING_CHOICES}, not {pooling!r}")
+    if layers is None:
+        preset = PRESETS[name]
+        layers = list(dict.fromkeys([*preset.content, *(n for n, _ in preset.style)]))
+    model = backbones.create(name, pretrained=pretrained)
+    spec = backbones.get_spec(name)
+    net = LossNetwork(
+        _named_stack(name, model, pooling),
+        layers,
+        mean=spec.mean,
+        std=spec.std,
+        backbone=name,
+        pretrained=bool(getattr(model, "pretrained", False)),
+        pooling=pooling,
+    )
+    return net.to(device)
