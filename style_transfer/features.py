@@ -16,10 +16,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import copy
+import itertools
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from shared import backbones
+from shared.backbones.efficientnet_lite import ConvBNAct
 
 BACKBONE_CHOICES = ("auto", "vgg19", "vgg16", "alexnet", "efficientnet_lite0")
 POOLING_CHOICES = ("avg", "max")
@@ -62,7 +68,7 @@ def resolve_backbone(name: str) -> str:
 
 
 def vgg_layer_names(features: nn.Sequential) -> list[str]:
-    """``conv{block}_{i}`` / ``relu{block}_{i}`` / ``pool{block}`` for each module of a VGG stack."""
+    """``conv{b}_{i}`` / ``relu{b}_{i}`` / ``pool{b}`` for each module of a VGG stack."""
     names, block, conv = [], 1, 0
     for module in features:
         if isinstance(module, nn.Conv2d):
@@ -99,15 +105,76 @@ def _swap_pooling(module: nn.Module, pooling: str) -> nn.Module:
     return module
 
 
+class FoldedConv(nn.Module):
+    """EfficientNet's conv + frozen batch norm + activation as one biased convolution.
+
+    Folding the normalisation into the weights saves its forward and backward passes every
+    step; stride-1 convolutions pad symmetrically (what TensorFlow's "same" amounts to for odd
+    kernels) inside the convolution. A strided convolution either keeps TensorFlow's asymmetric
+    padding (``pooling="max"``: the network as trained) or, with ``pooling="avg"``, is evaluated
+    at every pixel and average-pooled 2x2 after its activation: an anti-aliased subsampling
+    (as in BlurPool) that stops the optimised image from growing a checkerboard the strided
+    network cannot see.
+    """
+
+    def __init__(self, block: ConvBNAct, pooling: str = "max") -> None:
+        super().__init__()
+        conv, bn = block.conv, block.bn
+        k, stride = conv.kernel_size[0], conv.stride[0]
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        self.stride = stride
+        self.dense = stride > 1 and pooling == "avg"
+        self.conv = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            k,
+            1 if self.dense else stride,
+            padding=0 if stride > 1 and not self.dense else k // 2,
+            groups=conv.groups,
+            bias=True,
+        )
+        with torch.no_grad():
+            self.conv.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+            self.conv.bias.copy_(bn.bias - bn.running_mean * scale)
+        self.act = block.act
+        self.pool = nn.AvgPool2d(stride, ceil_mode=True) if self.dense else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1 and not self.dense:
+            x = tf_same_pad(x, self.conv.kernel_size[0], self.stride)
+        return self.pool(self.act(self.conv(x)))
+
+
+def tf_same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """TensorFlow "same" padding: the odd pixel goes to the bottom/right."""
+    ih, iw = x.shape[-2:]
+    ph = max((math.ceil(ih / stride) - 1) * stride + kernel - ih, 0)
+    pw = max((math.ceil(iw / stride) - 1) * stride + kernel - iw, 0)
+    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]) if ph or pw else x
+
+
+def fold_batch_norm(module: nn.Module, pooling: str = "max") -> nn.Module:
+    """Replace every ConvBNAct below ``module`` by its :class:`FoldedConv` (in place)."""
+    for name, child in module.named_children():
+        if isinstance(child, ConvBNAct):
+            setattr(module, name, FoldedConv(child, pooling))
+        else:
+            fold_batch_norm(child, pooling)
+    return module
+
+
 def _named_stack(backbone: str, model: nn.Module, pooling: str) -> OrderedDict[str, nn.Module]:
+    """The layers of ``model`` in forward order, under their names (a copy: ``model`` is kept)."""
     if backbone == "efficientnet_lite0":
+        model = fold_batch_norm(copy.deepcopy(model).eval(), pooling)
         stack = OrderedDict(stem=model.stem)
         stack.update((f"block{i}", block) for i, block in enumerate(model.blocks))
         stack["head"] = model.head
         return stack
-    names = (vgg_layer_names if backbone.startswith("vgg") else alexnet_layer_names)(model.features)
+    features = copy.deepcopy(model.features)
+    names = (vgg_layer_names if backbone.startswith("vgg") else alexnet_layer_names)(features)
     return OrderedDict(
-        (name, _swap_pooling(m, pooling)) for name, m in zip(names, model.features, strict=True)
+        (name, _swap_pooling(m, pooling)) for name, m in zip(names, features, strict=True)
     )
 
 
@@ -124,8 +191,10 @@ class LossNetwork(nn.Module):
         backbone: str,
         pretrained: bool,
         pooling: str,
+        border: int = 0,
     ) -> None:
         super().__init__()
+        self.border = border
         unknown = [name for name in outputs if name not in stack]
         if unknown:
             raise ValueError(
@@ -145,7 +214,7 @@ class LossNetwork(nn.Module):
     def _keep_requested_outputs(self) -> None:
         # An in-place ReLU right after a requested conv would overwrite the returned map.
         modules = list(self.body.named_children())
-        for (name, _), (_, nxt) in zip(modules, modules[1:], strict=False):
+        for (name, _), (_, nxt) in itertools.pairwise(modules):
             if name in self.outputs and isinstance(nxt, (nn.ReLU, nn.ReLU6)):
                 nxt.inplace = False
 
@@ -164,6 +233,10 @@ class LossNetwork(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = (image - self.mean) / self.std
+        if self.border:
+            # Reflect the borders so edge pixels see a neighbourhood like every other pixel;
+            # without it the zero (or one-sided TensorFlow) padding leaves a noisy frame.
+            x = F.pad(x, [self.border] * 4, mode="reflect")
         feats = {}
         for name, module in self.body.named_children():
             x = module(x)
@@ -172,19 +245,36 @@ class LossNetwork(nn.Module):
         return feats
 
     def min_side(self) -> int:
-        """The smallest image side (px) for which every requested layer still has a map."""
+        """The smallest image side (px) at which every requested layer keeps a 2x2 map or more.
+
+        A Gram matrix over a single position is no texture statistic, and pooling windows larger
+        than their input fail outright; both are caught here before any optimisation starts.
+        """
         if self._min_side is None:
-            self._min_side = next(s for s in range(1, 1025) if self._fits(s))
+            hi = 1
+            while not self._fits(hi):  # doubling, then bisection: a dozen probes at most
+                if hi > 4096:
+                    raise ValueError(f"{self.backbone}: no image size up to 4096 px fits")
+                hi *= 2
+            lo = hi // 2  # does not fit (or is 0)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if self._fits(mid) else (mid, hi)
+            self._min_side = hi
         return self._min_side
 
-    @torch.no_grad()
     def _fits(self, side: int) -> bool:
-        probe = torch.zeros(1, 3, side, side, device=self.mean.device)
+        # Shapes only: parameters and input on the meta device, so no arithmetic is done.
+        meta = {
+            name: torch.empty_like(t, device="meta")
+            for name, t in [*self.named_parameters(), *self.named_buffers()]
+        }
+        probe = torch.zeros(1, 3, side, side, device="meta")
         try:
-            feats = self(probe)
+            feats = torch.func.functional_call(self, meta, (probe,))
         except RuntimeError:  # a pooling or convolution window larger than its input
             return False
-        return all(min(f.shape[-2:]) >= 1 for f in feats.values())
+        return all(min(f.shape[-2:]) >= 2 for f in feats.values())
 
 
 def build_loss_network(
@@ -194,10 +284,13 @@ def build_loss_network(
     layers: Sequence[str] | None = None,
     pooling: str = "avg",
     device: torch.device | str = "cpu",
+    model: nn.Module | None = None,
 ) -> LossNetwork:
     """A frozen loss network returning ``layers`` (default: the backbone's preset layers).
 
     ``pretrained``: ``yes`` / ``no`` / ``auto`` as in :func:`shared.backbones.create`.
+    ``model``: an already built classifier of that backbone to take the layers from (to share
+    one set of random weights between several networks); it is not modified.
     """
     name = resolve_backbone(backbone)
     if pooling not in POOLING_CHOICES:
@@ -205,7 +298,8 @@ def build_loss_network(
     if layers is None:
         preset = PRESETS[name]
         layers = list(dict.fromkeys([*preset.content, *(n for n, _ in preset.style)]))
-    model = backbones.create(name, pretrained=pretrained)
+    if model is None:
+        model = backbones.create(name, pretrained=pretrained)
     spec = backbones.get_spec(name)
     net = LossNetwork(
         _named_stack(name, model, pooling),

@@ -43,7 +43,8 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     """HWC uint8 (or HW grey) array -> (3, H, W) float32 tensor in [0, 1]."""
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
-    return torch.from_numpy(np.ascontiguousarray(array[..., :3])).permute(2, 0, 1).float() / 255
+    # np.array copies: PIL hands out read-only buffers, which torch refuses to wrap.
+    return torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1).float() / 255
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
