@@ -12,13 +12,12 @@ optimised, and autograd then skips every weight gradient) and it normalises its 
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import copy
 import itertools
 import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -191,10 +190,12 @@ class LossNetwork(nn.Module):
         backbone: str,
         pretrained: bool,
         pooling: str,
-        border: int = 0,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
-        self.border = border
+        # NHWC runs these convolutions ~25% faster on CPU (oneDNN) and on recent GPUs; the
+        # image being optimised stays NCHW, which LBFGS's flat views need.
+        self.channels_last = channels_last
         unknown = [name for name in outputs if name not in stack]
         if unknown:
             raise ValueError(
@@ -209,6 +210,8 @@ class LossNetwork(nn.Module):
         self._keep_requested_outputs()
         self.requires_grad_(False)
         self.eval()
+        if channels_last:
+            self.body.to(memory_format=torch.channels_last)
         self._min_side: int | None = None
 
     def _keep_requested_outputs(self) -> None:
@@ -233,10 +236,8 @@ class LossNetwork(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = (image - self.mean) / self.std
-        if self.border:
-            # Reflect the borders so edge pixels see a neighbourhood like every other pixel;
-            # without it the zero (or one-sided TensorFlow) padding leaves a noisy frame.
-            x = F.pad(x, [self.border] * 4, mode="reflect")
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         feats = {}
         for name, module in self.body.named_children():
             x = module(x)

@@ -40,15 +40,18 @@ OPTIMIZER_CHOICES = ("lbfgs", "adam", "sgd")
 INIT_CHOICES = ("content", "noise", "style")
 # Step sizes in units of pixel intensity ([0, 1] images) with per-layer normalisation on.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "sgd": 0.05}
+# An LBFGS step whose loss exceeds the best so far by this factor triggers a restart.
+RESTART_FACTOR = 2.0
 
 
 class NonFiniteLoss(RuntimeError):
     """The loss became inf/NaN; ``last_good`` is the last image whose loss was finite."""
 
     def __init__(self, iteration: int, last_good: torch.Tensor, last_loss: float) -> None:
+        last = "no finite loss yet" if math.isnan(last_loss) else f"last finite {last_loss:.4g}"
         super().__init__(
-            f"the loss became non-finite at iteration {iteration} (last finite loss "
-            f"{last_loss:.4g}); lower the style/content weights or the learning rate"
+            f"the loss became non-finite at iteration {iteration} ({last}); "
+            "lower the style/content weights or the learning rate"
         )
         self.iteration, self.last_good, self.last_loss = iteration, last_good, last_loss
 
@@ -61,6 +64,7 @@ class SizeTooSmall(ValueError):
 class GatysConfig:
     """Every choice the method leaves open. ``None`` layers mean the backbone's preset.
 
+    ``iters``: optimiser steps at each scale (one number for all, or one per scale).
     ``style_scale``: the style image's longer side relative to the working image's (bigger
     means bigger brush strokes in the result).
     """
@@ -68,13 +72,13 @@ class GatysConfig:
     content_layers: Sequence[str] | None = None
     style_layers: Mapping[str, float] | None = None
     content_weight: float = 1.0
-    style_weight: float = 30.0
-    tv_weight: float = 0.0
+    style_weight: float = 20.0
+    tv_weight: float = 5.0
     loss: str = "mse"
     normalize: bool = True
     optimizer: str = "lbfgs"
     lr: float | None = None
-    iters: int = 200
+    iters: int | Sequence[int] = 200
     init: str = "content"
     scales: Sequence[int] = (512,)
     style_scale: float = 1.0
@@ -93,10 +97,18 @@ class GatysConfig:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, not {value}")
-        if not self.scales or any(s < 1 for s in self.scales) or self.iters < 1:
-            raise ValueError("scales must be positive sizes and iters at least 1")
+        if not self.scales or any(s < 1 for s in self.scales):
+            raise ValueError(f"scales must be positive sizes, not {self.scales}")
+        if len(self.iters_per_scale) != len(self.scales) or min(self.iters_per_scale) < 1:
+            raise ValueError(f"iters must be >= 1, one number or one per scale, not {self.iters}")
         if not self.style_scale > 0:
             raise ValueError(f"style_scale must be positive, not {self.style_scale}")
+
+    @property
+    def iters_per_scale(self) -> tuple[int, ...]:
+        if isinstance(self.iters, int):
+            return (self.iters,) * len(self.scales)
+        return tuple(self.iters)
 
     def layers_for(self, backbone: str) -> tuple[tuple[str, ...], dict[str, float]]:
         """Content layers and style layer weights (summing to 1) for ``backbone``."""
@@ -119,6 +131,7 @@ class History:
     tv: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     scale_starts: list[int] = field(default_factory=list)
+    restarts: int = 0
 
     def as_series(self) -> dict[str, list[float]]:
         return {"total": self.total, "content": self.content, "style": self.style}
@@ -186,7 +199,11 @@ def make_optimizer(image: torch.Tensor, config: GatysConfig) -> torch.optim.Opti
     if config.optimizer == "lbfgs":
         # One iteration per step() call: one loss evaluation each, a progress tick each, and a
         # clamp between iterations rather than inside the closure.
-        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50)
+        # tolerance_grad=0: the paper's raw weights on a random network give gradients below
+        # LBFGS's default 1e-7, and it would silently stop moving.
+        return torch.optim.LBFGS(
+            [image], lr=lr, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0
+        )
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=lr)
     return torch.optim.SGD([image], lr=lr, momentum=0.9)
@@ -203,9 +220,22 @@ def clamp_between_steps(image: torch.Tensor, optimizer: torch.optim.Optimizer) -
             state["d"] = state["d"] + (image - before).flatten() / state["t"]
 
 
-def initial_image(
-    content: torch.Tensor, style: torch.Tensor, config: GatysConfig
-) -> torch.Tensor:
+@torch.no_grad()
+def restart_lbfgs(
+    image: torch.Tensor, optimizer: torch.optim.LBFGS, best_image: torch.Tensor
+) -> None:
+    """Back to the best image so far, with an empty curvature memory.
+
+    Without a line search LBFGS takes full quasi-Newton steps; on a rough landscape (random
+    weights, tiny feature maps) one can land where the loss is many times higher and the
+    curvature pairs then mislead every later step. Starting afresh from the best point costs
+    the one wasted evaluation.
+    """
+    image.copy_(best_image)
+    optimizer.state.clear()
+
+
+def initial_image(content: torch.Tensor, style: torch.Tensor, config: GatysConfig) -> torch.Tensor:
     if config.init == "content":
         return content.clone()
     if config.init == "style":
@@ -222,42 +252,77 @@ def check_size(net: LossNetwork, size: tuple[int, int]) -> None:
         )
 
 
+class Objective:
+    """The closure an optimiser calls: loss and gradient at the current image.
+
+    Records every evaluation in ``history`` and keeps the last image whose loss was finite;
+    a non-finite loss raises :class:`NonFiniteLoss` before any gradient is taken.
+    """
+
+    def __init__(
+        self,
+        net: LossNetwork,
+        image: torch.Tensor,
+        targets: Targets,
+        config: GatysConfig,
+        history: History,
+    ) -> None:
+        self.net, self.image, self.targets, self.config = net, image, targets, config
+        self.history = history
+        self.last_good, self.last_loss = image.detach().clone(), math.nan
+
+    def __call__(self) -> torch.Tensor:
+        self.image.grad = None
+        c, s, tv = loss_terms(self.net, self.image, self.targets, self.config)
+        total = c + s + tv
+        if not torch.isfinite(total):
+            iteration = len(self.history.total) + 1
+            raise NonFiniteLoss(iteration, self.last_good.cpu()[0], self.last_loss)
+        total.backward()
+        self.last_good, self.last_loss = self.image.detach().clone(), total.item()
+        h = self.history
+        for series, value in zip(
+            (h.total, h.content, h.style, h.tv), (total, c, s, tv), strict=True
+        ):
+            series.append(float(value.detach()))
+        return total
+
+
 def optimise(
     net: LossNetwork,
     image: torch.Tensor,
     targets: Targets,
     config: GatysConfig,
     history: History,
+    iters: int,
+    *,
     bar: tqdm | None = None,
     start: float | None = None,
+    stop_below: float | None = None,
 ) -> torch.Tensor:
-    """Run ``config.iters`` optimiser steps on ``image`` (1, 3, H, W); returns the result."""
+    """Run ``iters`` optimiser steps on ``image`` (1, 3, H, W), or until the total loss drops
+    below ``stop_below``; returns the result."""
     image = image.detach().clone().requires_grad_(True)
     optimizer = make_optimizer(image, config)
+    objective = Objective(net, image, targets, config, history)
     start = time.perf_counter() if start is None else start
-    good = {"image": image.detach().clone(), "loss": math.nan}
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        c, s, tv = loss_terms(net, image, targets, config)
-        total = c + s + tv
-        if not torch.isfinite(total):
-            raise NonFiniteLoss(len(history.total) + 1, good["image"].cpu()[0], good["loss"])
-        total.backward()
-        good["image"], good["loss"] = image.detach().clone(), total.item()
-        for series, value in zip(
-            (history.total, history.content, history.style, history.tv), (total, c, s, tv), strict=True
-        ):
-            series.append(float(value.detach()))
-        return total
-
-    for _ in range(config.iters):
-        optimizer.step(closure)
-        clamp_between_steps(image, optimizer)
+    best, best_image = math.inf, objective.last_good
+    for _ in range(iters):
+        optimizer.step(objective)  # evaluates the current image, then moves it
+        loss = history.total[-1]
+        if isinstance(optimizer, torch.optim.LBFGS) and loss > RESTART_FACTOR * best:
+            restart_lbfgs(image, optimizer, best_image)
+            history.restarts += 1
+        else:
+            if loss < best:
+                best, best_image = loss, objective.last_good
+            clamp_between_steps(image, optimizer)
         history.seconds.append(time.perf_counter() - start)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{history.total[-1]:.4g}", refresh=False)
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if stop_below is not None and loss <= stop_below:
+            break
     return image.detach()
 
 
@@ -268,13 +333,15 @@ def stylize(
     config: GatysConfig,
     *,
     blend: Sequence[float] | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     on_scale: Callable[[int, torch.Tensor], None] | None = None,
+    stop_below: float | None = None,
 ) -> GatysResult:
     """Stylise ``content`` (3, H, W) with ``styles`` (each (3, h, w)), blended by ``blend``.
 
     The result keeps the photo's aspect ratio; its longer side is the last of ``config.scales``.
-    Each scale starts from the previous result, upsampled.
+    Each scale starts from the previous result, upsampled. ``stop_below`` ends the last scale
+    early once the total loss reaches it (for time-to-loss measurements).
     """
     device = net.mean.device
     blend = normalise_blend(blend, len(styles))
@@ -287,9 +354,10 @@ def stylize(
         work_content, work_styles = content, list(styles)
     history, start = History(), time.perf_counter()
     image = None
-    with tqdm(
-        total=config.iters * len(sizes), disable=not progress, desc="stylize", unit="it"
-    ) as bar:
+    iters = config.iters_per_scale
+    # progress=None: a bar only when stderr is a terminal (no bar noise in logs and pipes).
+    disable = None if progress is None else not progress
+    with tqdm(total=sum(iters), disable=disable, desc="stylize", unit="it") as bar:
         for k, size in enumerate(sizes):
             c = resize(work_content, size)
             side = max(1, round(max(size) * config.style_scale))
@@ -301,7 +369,18 @@ def stylize(
                 image = resize(image, size)
             history.scale_starts.append(len(history.total))
             bar.set_description(f"stylize {size[1]}x{size[0]}")
-            image = optimise(net, image, targets, config, history, bar, start)
+            last = k == len(sizes) - 1
+            image = optimise(
+                net,
+                image,
+                targets,
+                config,
+                history,
+                iters[k],
+                bar=bar,
+                start=start,
+                stop_below=stop_below if last else None,
+            )
             if on_scale is not None:
                 on_scale(k, image[0])
     result = image[0]

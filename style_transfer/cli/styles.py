@@ -18,8 +18,12 @@ from style_transfer.styles import get_style, list_styles
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=Path("runs/style_transfer/styles.png"),
-                   help="thumbnail sheet (default: runs/style_transfer/styles.png)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/style_transfer/styles.png"),
+        help="thumbnail sheet (default: runs/style_transfer/styles.png)",
+    )
     p.add_argument("--thumb", type=int, default=256, help="thumbnail size in pixels")
 
 

@@ -1,9 +1,11 @@
 """Stylise a photo with a named style (optimisation-based, Gatys et al.).
 
-    make stylize STYLE=starry                          # bundled photo, bundled style, < 5 min on CPU
+    make stylize STYLE=starry               # bundled photo and style, minutes on a CPU
     python -m style_transfer stylize --style starry --content astronaut --size 512
-    python -m style_transfer stylize --style monet --style-image monet.jpg --content me.jpg --out me.png
-    python -m style_transfer stylize --style-image a.jpg --style-image b.jpg --style-weights 0.7,0.3
+    python -m style_transfer stylize --style monet --style-image monet.jpg --content me.jpg \
+        --out me.png
+    python -m style_transfer stylize --style-image a.jpg --style-image b.jpg \
+        --style-weights 0.7,0.3
     python -m style_transfer stylize --style wave --scales 256,512,1024 --preserve-color
 
 --method auto uses a trained feed-forward (Johnson) model when the style has one
@@ -59,7 +61,9 @@ def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _ints(text: str) -> list[int]:
@@ -86,32 +90,63 @@ def _layer_weights(text: str) -> dict[str, float]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     io = p.add_argument_group("what and where")
-    io.add_argument("--style", default="starry", help="style name, or names joined by commas "
-                    "to blend bundled styles (default: starry)")  # fmt: skip
-    io.add_argument("--style-image", action="append", type=Path, metavar="PATH",
-                    help="use this image under the name --style; repeat to blend several")  # fmt: skip
-    io.add_argument("--style-weights", type=_floats, metavar="W1,W2",
-                    help="blend weights of the style images (default: equal)")  # fmt: skip
-    io.add_argument("--content", default=DEFAULT_CONTENT,
-                    help=f"photo path or sample name: astronaut, chelsea, coffee, rocket "
-                    f"(default: {DEFAULT_CONTENT})")  # fmt: skip
+    io.add_argument(
+        "--style",
+        default="starry",
+        help="style name, or names joined by commas to blend bundled styles (default: starry)",
+    )
+    io.add_argument(
+        "--style-image",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="use this image under the name --style; repeat to blend several",
+    )
+    io.add_argument(
+        "--style-weights",
+        type=_floats,
+        metavar="W1,W2",
+        help="blend weights of the style images (default: equal)",
+    )
+    io.add_argument(
+        "--content",
+        default=DEFAULT_CONTENT,
+        help=f"photo path or sample name: astronaut, chelsea, coffee, rocket "
+        f"(default: {DEFAULT_CONTENT})",
+    )
     io.add_argument("--out", type=Path, help="output image (.png/.jpg); default: a run folder")
     io.add_argument("--method", choices=METHOD_CHOICES, default="auto")
     io.add_argument("--size", type=int, help=f"longer side of the result (default {DEFAULT_SIZE})")
-    io.add_argument("--scales", type=_ints, metavar="S1,S2,...",
-                    help="multi-scale: optimise at each size in turn, e.g. 256,512,1024")  # fmt: skip
-    io.add_argument("--iters", type=int, default=DEFAULT_ITERS,
-                    help=f"optimiser steps per scale (default {DEFAULT_ITERS})")  # fmt: skip
+    io.add_argument(
+        "--scales",
+        type=_ints,
+        metavar="S1,S2,...",
+        help="multi-scale: optimise at each size in turn, e.g. 256,512,1024",
+    )
+    io.add_argument(
+        "--iters",
+        type=int,
+        default=DEFAULT_ITERS,
+        help=f"optimiser steps per scale (default {DEFAULT_ITERS})",
+    )
     net = p.add_argument_group("loss network")
-    net.add_argument("--backbone", choices=BACKBONE_CHOICES, default="auto",
-                     help="auto: vgg19 when its ImageNet weights are available offline, "
-                     "else efficientnet_lite0")  # fmt: skip
+    net.add_argument(
+        "--backbone",
+        choices=BACKBONE_CHOICES,
+        default="auto",
+        help="auto: vgg19 when its ImageNet weights are available offline, else efficientnet_lite0",
+    )
     net.add_argument("--pretrained", choices=backbones.PRETRAINED_CHOICES, default="auto")
-    net.add_argument("--pooling", choices=POOLING_CHOICES, default="avg",
-                     help="avg (the paper's choice) or max")  # fmt: skip
+    net.add_argument(
+        "--pooling", choices=POOLING_CHOICES, default="avg", help="avg (the paper's choice) or max"
+    )
     net.add_argument("--content-layers", type=lambda t: list(_layer_weights(t)))
-    net.add_argument("--style-layers", type=_layer_weights, metavar="L1[:W],L2[:W]",
-                     help="style layers with optional relative weights")  # fmt: skip
+    net.add_argument(
+        "--style-layers",
+        type=_layer_weights,
+        metavar="L1[:W],L2[:W]",
+        help="style layers with optional relative weights",
+    )
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="lbfgs")
     opt.add_argument("--lr", type=float, help="step size (default per optimiser)")
@@ -120,13 +155,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--content-weight", type=float)
     opt.add_argument("--style-weight", type=float)
     opt.add_argument("--tv-weight", type=float)
-    opt.add_argument("--style-scale", type=float,
-                     help="style image size relative to the result (bigger: bigger strokes)")  # fmt: skip
-    opt.add_argument("--layer-norm", action=argparse.BooleanOptionalAction, default=True,
-                     help="divide each layer's loss by its target's magnitude (default); "
-                     "--no-layer-norm gives the paper's raw weighting")  # fmt: skip
-    opt.add_argument("--preserve-color", action="store_true",
-                     help="transfer luminance only, keep the photo's colours")  # fmt: skip
+    opt.add_argument(
+        "--style-scale",
+        type=float,
+        help="style image size relative to the result (bigger: bigger strokes)",
+    )
+    opt.add_argument(
+        "--layer-norm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="divide each layer's loss by its target's magnitude (default); "
+        "--no-layer-norm gives the paper's raw weighting",
+    )
+    opt.add_argument(
+        "--preserve-color",
+        action="store_true",
+        help="transfer luminance only, keep the photo's colours",
+    )
     opt.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     opt.add_argument("--seed", type=int, default=0)
 
@@ -212,8 +257,13 @@ def loss_network(
     name = resolve_backbone(args.backbone)
     content, style = config.layers_for(name)
     try:
-        return build_loss_network(name, pretrained=args.pretrained, pooling=args.pooling,
-                                  layers=[*dict.fromkeys([*content, *style])], device=device)  # fmt: skip
+        return build_loss_network(
+            name,
+            pretrained=args.pretrained,
+            pooling=args.pooling,
+            layers=[*dict.fromkeys([*content, *style])],
+            device=device,
+        )
     except backbones.WeightsUnavailable as exc:
         raise UserError(f"{name}: {exc}") from None
     except ValueError as exc:  # a layer name the backbone does not have
@@ -242,10 +292,20 @@ def save_outputs(
     """The image first (the one file users wait for), then the plot, the sheet, the config."""
     save_image(result.image, paths["image"])
     h = result.history
-    plot_curves(h.as_series(), paths["loss"], xlabel="iteration", ylabel="weighted loss",
-                title="Gatys optimisation", logy=True)  # fmt: skip
-    save_image_grid([content, *styles, result.image], paths["sheet"],
-                    titles=["content", *names, "result"], cell_inches=4)  # fmt: skip
+    plot_curves(
+        h.as_series(),
+        paths["loss"],
+        xlabel="iteration",
+        ylabel="weighted loss",
+        title="Gatys optimisation",
+        logy=True,
+    )
+    save_image_grid(
+        [content, *styles, result.image],
+        paths["sheet"],
+        titles=["content", *names, "result"],
+        cell_inches=4,
+    )
     tmp = paths["config"].with_name(f".{paths['config'].name}.tmp")
     tmp.write_text(json.dumps(config, indent=2, default=str))
     os.replace(tmp, paths["config"])
@@ -268,11 +328,15 @@ def run(args: argparse.Namespace) -> int:
     net = loss_network(args, config, device)
     print(f"loss network: {net.describe()}; device: {describe(device)}")
     try:
-        result = stylize(content, style_images, net, config, blend=blend)
+        result = stylize(content, style_images, net, config, blend=blend, progress=None)
     except (NonFiniteLoss, SizeTooSmall) as exc:
         raise UserError(f"{exc}; nothing written") from None
-    record = {"args": vars(args), "gatys": asdict(config), "network": net.describe(),
-              "seconds": round(result.seconds, 2)}  # fmt: skip
+    record = {
+        "args": vars(args),
+        "gatys": asdict(config),
+        "network": net.describe(),
+        "seconds": round(result.seconds, 2),
+    }
     shown = resize(content, tuple(result.image.shape[-2:]))
     save_outputs(paths, result, shown, style_images, [s.name for s in styles], record)
     n = len(result.history.total)

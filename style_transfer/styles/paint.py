@@ -225,15 +225,27 @@ def _village(canvas: Canvas, rng: np.random.Generator, h: int, w: int, horizon: 
     )
     mask = yy > ridge
     paint_field(
-        canvas, rng, flow, lambda p: [jitter_colour(rng, HILLS[rng.integers(6)]) for _ in p],
-        spacing=4, length=(10, 24), width=(3, 5), mask=mask,
-    )  # fmt: skip
+        canvas,
+        rng,
+        flow,
+        lambda p: [jitter_colour(rng, HILLS[rng.integers(6)]) for _ in p],
+        spacing=4,
+        length=(10, 24),
+        width=(3, 5),
+        mask=mask,
+    )
     # The pale line of distant hills along the horizon.
     band = mask & (yy < ridge + 0.035 * h)
     paint_field(
-        canvas, rng, flow, lambda p: [jitter_colour(rng, RIDGE[rng.integers(3)]) for _ in p],
-        spacing=3, length=(12, 26), width=(2, 4), mask=band,
-    )  # fmt: skip
+        canvas,
+        rng,
+        flow,
+        lambda p: [jitter_colour(rng, RIDGE[rng.integers(3)]) for _ in p],
+        spacing=3,
+        length=(12, 26),
+        width=(2, 4),
+        mask=band,
+    )
     for k in range(26):
         x = int(w * (0.3 + 0.68 * k / 26 + rng.uniform(-0.01, 0.01)))
         y = int(horizon + 0.06 * h + rng.uniform(0, 0.18) * h)
@@ -267,9 +279,15 @@ def _moon(
     flow = unit(*vortex(xx, yy, cx, cy, 4 * r, 1.0))
     oranges = [(246, 168, 44), (250, 196, 80), (222, 128, 30), (255, 214, 110)]
     paint_field(
-        canvas, rng, flow, lambda p: [jitter_colour(rng, oranges[rng.integers(4)], 8) for _ in p],
-        spacing=2, length=(6, 14), width=(2, 3), mask=disk > 200,
-    )  # fmt: skip
+        canvas,
+        rng,
+        flow,
+        lambda p: [jitter_colour(rng, oranges[rng.integers(4)], 8) for _ in p],
+        spacing=2,
+        length=(6, 14),
+        width=(2, 3),
+        mask=disk > 200,
+    )
     rim = cv2.morphologyEx(disk, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     canvas.rgb[rim] = (150, 84, 20)
 
@@ -296,9 +314,15 @@ def paint_starry(size: int = 512, seed: int = 1889) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     up = unit(0.35 * np.sin(yy / h * 40 + xx / w * 6), -np.ones_like(xx))
     paint_field(
-        canvas, rng, up, lambda p: [jitter_colour(rng, CYPRESS[rng.integers(5)], 8) for _ in p],
-        spacing=3, length=(12, 30), width=(3, 5), mask=_cypress_mask(h, w),
-    )  # fmt: skip
+        canvas,
+        rng,
+        up,
+        lambda p: [jitter_colour(rng, CYPRESS[rng.integers(5)], 8) for _ in p],
+        spacing=3,
+        length=(12, 30),
+        width=(3, 5),
+        mask=_cypress_mask(h, w),
+    )
     return canvas.lit()
 
 
@@ -357,8 +381,9 @@ def _breaker(
     cv2.polylines(img, [band], True, INDIGO, 2, cv2.LINE_AA)
     cv2.polylines(img, [foam_in.astype(np.int32)], False, INDIGO, 1, cv2.LINE_AA)
     reach = slice(int(len(pts) * 0.36), int(len(pts) * 0.9), 7)
-    for p, nrm, tan, wd in zip(outer[reach], normal[reach], tangent[reach], width[reach],
-                               strict=True):  # fmt: skip
+    for p, nrm, tan, wd in zip(
+        outer[reach], normal[reach], tangent[reach], width[reach], strict=True
+    ):
         for _ in range(3):
             _claw(img, rng, p, nrm, tan, float(wd[0]) * rng.uniform(0.15, 0.45) + 4)
     for _ in range(int(60 * scale / 256)):  # spray flung off the crest, like falling snow
@@ -413,18 +438,38 @@ def _sky(img: np.ndarray, rng: np.random.Generator) -> None:
     img[:] = img * (1 - 0.45 * fade[..., None]) + np.array([92, 84, 76]) * 0.45 * fade[..., None]
     for _ in range(5):
         cx, cy = rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.35) * h
-        cv2.ellipse(img, (int(cx), int(cy)), (int(0.12 * w), int(0.025 * h)), 0, 0, 360,
-                    (214, 200, 170), -1, cv2.LINE_AA)  # fmt: skip
+        cv2.ellipse(
+            img,
+            (int(cx), int(cy)),
+            (int(0.12 * w), int(0.025 * h)),
+            0,
+            0,
+            360,
+            (214, 200, 170),
+            -1,
+            cv2.LINE_AA,
+        )
 
 
 def _fuji(img: np.ndarray, h: int, w: int) -> None:
     base_y, cx = int(0.72 * h), int(0.62 * w)
-    mountain = np.array([[cx - 70, base_y], [cx - 12, base_y - 52], [cx + 12, base_y - 52],
-                         [cx + 70, base_y]], np.int32)  # fmt: skip
+    mountain = np.array(
+        [[cx - 70, base_y], [cx - 12, base_y - 52], [cx + 12, base_y - 52], [cx + 70, base_y]],
+        np.int32,
+    )
     cv2.fillPoly(img, [mountain], INDIGO, cv2.LINE_AA)
-    snow = np.array([[cx - 24, base_y - 34], [cx - 12, base_y - 52], [cx + 12, base_y - 52],
-                     [cx + 24, base_y - 34], [cx + 8, base_y - 40], [cx, base_y - 32],
-                     [cx - 9, base_y - 41]], np.int32)  # fmt: skip
+    snow = np.array(
+        [
+            [cx - 24, base_y - 34],
+            [cx - 12, base_y - 52],
+            [cx + 12, base_y - 52],
+            [cx + 24, base_y - 34],
+            [cx + 8, base_y - 40],
+            [cx, base_y - 32],
+            [cx - 9, base_y - 41],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(img, [snow], FOAM, cv2.LINE_AA)
 
 

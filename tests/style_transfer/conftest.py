@@ -19,6 +19,16 @@ from shared import backbones
 PRETRAINED = {"vgg19": "no", "vgg16": "no", "alexnet": "no", "efficientnet_lite0": "yes"}
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny images: a second thread costs more in hand-offs than it saves (a lot more when the
+    machine is busy), so these tests run single-threaded and restore the setting after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def classifiers() -> dict[str, nn.Module]:
     """Backbone name -> classifier, created on first use and shared by every test."""

@@ -17,13 +17,25 @@ from style_transfer.features import (
 
 # Indices into torchvision's vgg19().features, counted from the architecture (conv-relu pairs,
 # a pool closing each block: 2, 2, 4, 4, 4 convolutions).
-VGG19_INDEX = {"conv1_1": 0, "relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20,
-               "conv4_2": 21, "relu4_2": 22, "relu5_1": 29, "pool5": 36}  # fmt: skip
+VGG19_INDEX = {
+    "conv1_1": 0,
+    "relu1_1": 1,
+    "relu2_1": 6,
+    "relu3_1": 11,
+    "relu4_1": 20,
+    "conv4_2": 21,
+    "relu4_2": 22,
+    "relu5_1": 29,
+    "pool5": 36,
+}
 VGG16_INDEX = {"relu4_2": 20, "relu5_1": 25, "pool5": 30}
 
 
 def test_vgg_names_match_torchvision_indices(classifiers) -> None:
-    for model, expected in ((classifiers["vgg19"], VGG19_INDEX), (classifiers["vgg16"], VGG16_INDEX)):
+    for model, expected in (
+        (classifiers["vgg19"], VGG19_INDEX),
+        (classifiers["vgg16"], VGG16_INDEX),
+    ):
         names = vgg_layer_names(model.features)
         assert len(names) == len(model.features)
         assert {n: names.index(n) for n in expected} == expected
@@ -44,8 +56,21 @@ def test_relu4_2_output_equals_torchvision_slice(classifiers) -> None:
 
 def test_alexnet_names(classifiers) -> None:
     names = alexnet_layer_names(classifiers["alexnet"].features)
-    assert names == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
-                     "conv4", "relu4", "conv5", "relu5", "pool5"]  # fmt: skip
+    assert names == [
+        "conv1",
+        "relu1",
+        "pool1",
+        "conv2",
+        "relu2",
+        "pool2",
+        "conv3",
+        "relu3",
+        "conv4",
+        "relu4",
+        "conv5",
+        "relu5",
+        "pool5",
+    ]
 
 
 @pytest.mark.parametrize("backbone", list(PRESETS))
@@ -107,8 +132,9 @@ def test_efficientnet_folded_network_matches_the_classifier(classifiers) -> None
     assert dense["block7"].shape == feats["block7"].shape == (1, 80, 3, 5)
 
 
-@pytest.mark.parametrize(("backbone", "side"), [("vgg19", 32), ("alexnet", 47),
-                                                ("efficientnet_lite0", 17)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("backbone", "side"), [("vgg19", 32), ("alexnet", 47), ("efficientnet_lite0", 17)]
+)
 def test_min_side_is_the_smallest_size_with_2x2_maps(classifiers, backbone: str, side: int) -> None:
     net = build_loss_network(backbone, model=classifiers[backbone])
     assert net.min_side() == side
