@@ -29,7 +29,7 @@ import torch
 from shared import backbones
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, describe, pick_device
-from shared.plotting import plot_curves, save_image_grid
+from shared.plotting import plot_metric_panels, save_image_grid
 from style_transfer.features import (
     BACKBONE_CHOICES,
     POOLING_CHOICES,
@@ -138,7 +138,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     net.add_argument("--pretrained", choices=backbones.PRETRAINED_CHOICES, default="auto")
     net.add_argument(
-        "--pooling", choices=POOLING_CHOICES, default="avg", help="avg (the paper's choice) or max"
+        "--pooling",
+        choices=POOLING_CHOICES,
+        default="auto",
+        help="avg (the paper's choice) or max; auto: avg, but max for VGG/AlexNet with random "
+        "weights",
     )
     net.add_argument("--content-layers", type=lambda t: list(_layer_weights(t)))
     net.add_argument(
@@ -173,7 +177,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="transfer luminance only, keep the photo's colours",
     )
     opt.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    opt.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads (default: the cores not already busy, by the load average)",
+    )
     opt.add_argument("--seed", type=int, default=0)
+
+
+def auto_threads() -> int:
+    """Cores not already busy (1-minute load average), at least 1, at most torch's default.
+
+    Convolution threads wait for each other at every layer; on a machine busy with other work
+    a descheduled thread stalls them all, and one thread runs several times faster than two.
+    """
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on every platform
+        return torch.get_num_threads()
+    idle = (os.cpu_count() or 1) - busy
+    return max(1, min(torch.get_num_threads(), round(idle)))
 
 
 def resolve_styles(args: argparse.Namespace) -> list[Style]:
@@ -291,15 +314,9 @@ def save_outputs(
 ) -> None:
     """The image first (the one file users wait for), then the plot, the sheet, the config."""
     save_image(result.image, paths["image"])
-    h = result.history
-    plot_curves(
-        h.as_series(),
-        paths["loss"],
-        xlabel="iteration",
-        ylabel="weighted loss",
-        title="Gatys optimisation",
-        logy=True,
-    )
+    # One panel each: content starts at 0 from the photo, so no shared log axis fits all three.
+    panels = {name: {name: values} for name, values in result.history.as_series().items()}
+    plot_metric_panels(panels, paths["loss"], xlabel="iteration")
     save_image_grid(
         [content, *styles, result.image],
         paths["sheet"],
@@ -324,6 +341,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--style-weights: {exc}") from None
     torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads if args.threads else auto_threads())
     device = pick_device(args.device)
     net = loss_network(args, config, device)
     print(f"loss network: {net.describe()}; device: {describe(device)}")

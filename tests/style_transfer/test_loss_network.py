@@ -99,11 +99,23 @@ def test_building_does_not_touch_the_given_model(classifiers) -> None:
 
 
 def test_pooling_flag_swaps_max_for_average(classifiers) -> None:
-    avg = build_loss_network("vgg19", model=classifiers["vgg19"], layers=["relu2_1"])
+    avg = build_loss_network("vgg19", model=classifiers["vgg19"], layers=["relu2_1"], pooling="avg")
     mx = build_loss_network("vgg19", model=classifiers["vgg19"], layers=["relu2_1"], pooling="max")
     assert isinstance(avg.body.pool1, nn.AvgPool2d) and isinstance(mx.body.pool1, nn.MaxPool2d)
     x = torch.rand(1, 3, 32, 32)
     assert not torch.allclose(avg(x)["relu2_1"], mx(x)["relu2_1"])
+
+
+def test_auto_pooling_is_max_only_for_random_classics(classifiers) -> None:
+    assert build_loss_network("vgg19", model=classifiers["vgg19"]).pooling == "max"
+    assert build_loss_network("alexnet", model=classifiers["alexnet"]).pooling == "max"
+    eff = build_loss_network("efficientnet_lite0", model=classifiers["efficientnet_lite0"])
+    assert eff.pooling == "avg" and eff.body.stem.dense
+    classifiers["vgg19"].pretrained = True  # as if ImageNet weights had been loaded
+    try:
+        assert build_loss_network("vgg19", model=classifiers["vgg19"]).pooling == "avg"
+    finally:
+        classifiers["vgg19"].pretrained = False
 
 
 def test_requested_conv_output_is_not_overwritten_by_inplace_relu(classifiers) -> None:
