@@ -65,6 +65,20 @@ def to_channels_last(model: nn.Module, enabled: bool) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if enabled else model
 
 
+def auto_threads() -> int:
+    """CPU threads worth using now: the cores not already busy (1-minute load average), >= 1.
+
+    Intra-op threads wait for each other at every operator; on a machine busy with other work
+    a descheduled thread stalls the rest, and one thread can run several times faster than two.
+    """
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on every platform
+        return torch.get_num_threads()
+    idle = (os.cpu_count() or 1) - busy
+    return max(1, min(torch.get_num_threads(), round(idle)))
+
+
 def describe(device: torch.device) -> str:
     """A short human description for logs: ``cuda:0 (NVIDIA A100)``, ``cpu (2 threads)``."""
     if device.type == "cuda":

@@ -19,13 +19,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from shared.device import auto_threads
 from shared.plotting import plot_curves, save_image_grid
 from style_transfer.features import build_loss_network
 from style_transfer.gatys import GatysConfig, GatysResult, stylize
 from style_transfer.imageio import read_image
 from style_transfer.styles import get_style
 
-QUICK = {"size": 48, "iters": 3}
+QUICK = {"size": 96, "iters": 3}  # 96x64: the smallest AlexNet takes is 47 px
 NETWORK_KEYS = ("backbone", "pretrained", "pooling")
 
 
@@ -52,14 +53,18 @@ def plan(recipe: dict[str, Any]) -> list[Run]:
 
 
 def execute(run: Run, content: torch.Tensor, style: torch.Tensor, cache: dict) -> Run:
-    """Stylise once per distinct setting; a run repeated in another group is reused."""
+    """Stylise once per distinct setting (a run repeated in another group is reused), with one
+    loss network per distinct network setting."""
     s = run.settings
     key = tuple(sorted((k, str(v)) for k, v in s.items()))
     if key in cache:
         run.network, run.result = cache[key]
         return run
     torch.manual_seed(s.get("seed", 0))
-    net = build_loss_network(**{k: s[k] for k in NETWORK_KEYS if k in s})
+    net_key = tuple(str(s.get(k)) for k in NETWORK_KEYS)
+    if net_key not in cache:
+        cache[net_key] = build_loss_network(**{k: s[k] for k in NETWORK_KEYS if k in s})
+    net = cache[net_key]
     fields = set(GatysConfig.__dataclass_fields__) - {"scales"}
     config = GatysConfig(scales=(s["size"],), **{k: v for k, v in s.items() if k in fields})
     run.network = net.describe()
@@ -72,7 +77,7 @@ def table(runs: list[Run], recipe: dict[str, Any]) -> str:
     base = dict(recipe.get("base", {}), **(QUICK if recipe.get("quick") else {}))
     lines = [
         f"Content `{recipe['content']}`, style `{recipe['style']}`, {base['size']} px, "
-        f"{base['iters']} iterations, {os.cpu_count()} CPU threads; the other settings: "
+        f"{base['iters']} iterations, {torch.get_num_threads()} CPU thread(s); other settings: "
         + ", ".join(f"{k}={v}" for k, v in sorted(base.items()) if k not in ("size", "iters")),
         "",
         "| group | setting | loss network | s / iteration | total s | loss first -> last | drop |",
@@ -122,6 +127,7 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
     """Run every comparison in ``recipe``; returns the path of the markdown results table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(recipe.get("threads") or auto_threads())
     content = read_image(recipe["content"])
     style = read_image(get_style(recipe["style"]).image_path)
     runs, cache = plan(recipe), {}

@@ -28,7 +28,7 @@ import torch
 
 from shared import backbones
 from shared.cli import UserError
-from shared.device import DEVICE_CHOICES, describe, pick_device
+from shared.device import DEVICE_CHOICES, auto_threads, describe, pick_device
 from shared.plotting import plot_metric_panels, save_image_grid
 from style_transfer.features import (
     BACKBONE_CHOICES,
@@ -183,20 +183,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="CPU threads (default: the cores not already busy, by the load average)",
     )
     opt.add_argument("--seed", type=int, default=0)
-
-
-def auto_threads() -> int:
-    """Cores not already busy (1-minute load average), at least 1, at most torch's default.
-
-    Convolution threads wait for each other at every layer; on a machine busy with other work
-    a descheduled thread stalls them all, and one thread runs several times faster than two.
-    """
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on every platform
-        return torch.get_num_threads()
-    idle = (os.cpu_count() or 1) - busy
-    return max(1, min(torch.get_num_threads(), round(idle)))
 
 
 def resolve_styles(args: argparse.Namespace) -> list[Style]:

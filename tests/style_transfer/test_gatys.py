@@ -121,6 +121,16 @@ def test_output_keeps_the_photo_size_and_aspect(nets, photo, painting) -> None:
     assert half.image.shape == (3, 20, 32)
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZER_CHOICES)
+def test_square_image(nets, painting, optimizer: str) -> None:
+    """A square image's gradient can come back channels-last; LBFGS needs it flat."""
+    config = GatysConfig(scales=(48,), iters=2, optimizer=optimizer)
+    result = stylize(
+        painting, [painting.flip(-1)], nets["efficientnet_lite0"], config, progress=False
+    )
+    assert result.image.shape == (3, 48, 48)
+
+
 def test_multiscale_continues_from_the_upsampled_coarse_result(nets, cat_and_starry) -> None:
     net, (cat, starry) = nets["efficientnet_lite0"], cat_and_starry
     config = GatysConfig(scales=(32, 64), iters=(15, 5))
