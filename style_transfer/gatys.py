@@ -302,10 +302,9 @@ def optimise(
 ) -> torch.Tensor:
     """Run ``iters`` optimiser steps on ``image`` (1, 3, H, W), or until the total loss drops
     below ``stop_below``; returns the result."""
-    image = image.detach().clone().requires_grad_(True)
-    # The loss network runs channels-last; its gradient can come back in that layout, which
-    # LBFGS's flat views of the gradient cannot take.
-    image.register_hook(lambda grad: grad.contiguous())
+    # Contiguous: LBFGS takes flat views of the image and its gradient, and an image decoded
+    # as HWC and permuted (not resized, so never copied) is not.
+    image = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimizer = make_optimizer(image, config)
     objective = Objective(net, image, targets, config, history)
     start = time.perf_counter() if start is None else start

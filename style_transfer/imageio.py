@@ -44,7 +44,7 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     # np.array copies: PIL hands out read-only buffers, which torch refuses to wrap.
-    return torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1).float() / 255
+    return torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1).contiguous().float() / 255
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

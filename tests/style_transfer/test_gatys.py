@@ -122,12 +122,13 @@ def test_output_keeps_the_photo_size_and_aspect(nets, photo, painting) -> None:
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZER_CHOICES)
-def test_square_image(nets, painting, optimizer: str) -> None:
-    """A square image's gradient can come back channels-last; LBFGS needs it flat."""
+def test_photo_already_at_size_in_hwc_layout(nets, painting, optimizer: str) -> None:
+    """A decoded HWC photo permuted to CHW and not resized (already at the working size) is
+    not contiguous; LBFGS's flat views of the image must still work."""
+    photo = torch.rand(48, 48, 3).permute(2, 0, 1)
+    assert not photo.is_contiguous()
     config = GatysConfig(scales=(48,), iters=2, optimizer=optimizer)
-    result = stylize(
-        painting, [painting.flip(-1)], nets["efficientnet_lite0"], config, progress=False
-    )
+    result = stylize(photo, [painting], nets["efficientnet_lite0"], config, progress=False)
     assert result.image.shape == (3, 48, 48)
 
 

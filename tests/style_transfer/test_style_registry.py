@@ -67,7 +67,7 @@ def test_painter_is_deterministic(name: str) -> None:
 def test_sample_photos_load_by_name() -> None:
     assert set(SAMPLE_PHOTOS) == {"astronaut", "chelsea", "coffee", "rocket"}
     cat = read_image("chelsea")
-    assert cat.shape == (3, 300, 451) and cat.dtype == torch.float32
+    assert cat.shape == (3, 300, 451) and cat.dtype == torch.float32 and cat.is_contiguous()
     assert cat.min() >= 0 and cat.max() <= 1
 
 
