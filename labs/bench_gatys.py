@@ -27,6 +27,7 @@ import torch
 
 from labs import reference_gatys_tutorial as reference
 from shared import backbones
+from shared.device import auto_threads
 from style_transfer.features import build_loss_network, vgg_layer_names
 from style_transfer.gatys import GatysConfig, stylize
 from style_transfer.imageio import fit_size, read_image, resize
@@ -67,11 +68,11 @@ def tutorial_name(features: torch.nn.Sequential, ours: str) -> str:
 
 
 def images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The photo and the painting exactly as our stylize() sizes them."""
+    """The photo at ``size`` (longer side) and the painting stretched to the same shape, since
+    the tutorial's model runs the style image through its content-loss modules too."""
     photo, paint = read_image("chelsea"), read_image(get_style("starry").image_path)
-    return resize(photo, fit_size(*photo.shape[-2:], size)), resize(
-        paint, fit_size(*paint.shape[-2:], size)
-    )
+    content = resize(photo, fit_size(*photo.shape[-2:], size))
+    return content, resize(paint, tuple(content.shape[-2:]))
 
 
 def per_iteration(stamps: list[float]) -> list[float]:
@@ -177,8 +178,15 @@ def compare_multiscale() -> None:
 
 
 def main() -> None:
-    compare_per_iteration()
-    compare_multiscale()
+    threads = torch.get_num_threads()
+    # Both sides get the same thread count; on a machine busy with other work one thread is
+    # both faster and steadier than two (see shared.device.auto_threads).
+    torch.set_num_threads(auto_threads())
+    try:
+        compare_per_iteration()
+        compare_multiscale()
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,16 @@
     result.image, result.history.total
 
 The image itself is optimised so that its features match the photo's (content) and its Gram
-matrices match the painting's (style). Targets are computed once per scale. The image is kept in
-[0, 1] by clamping *between* optimiser steps, never inside the LBFGS closure: a clamp inside the
-closure moves the iterate behind the optimiser's back and corrupts its line search and curvature
-pairs. After a clamp, LBFGS's stored step is corrected to the step actually taken, so its next
-curvature pair (s, y) still describes two real iterates.
+matrices match the painting's (style). Targets are computed once per scale.
+
+Bounds: the image is kept in [0, 1] by clamping *between* optimiser steps, never inside the LBFGS
+closure: a clamp inside the closure moves the iterate behind the optimiser's back and corrupts
+its line search and curvature pairs. After a clamp, LBFGS's stored step is corrected to the step
+actually taken, so its next curvature pair (s, y) still describes two real iterates.
+
+LBFGS runs one iteration per ``step`` call (one loss evaluation each, no line search, as in the
+paper's code), and restarts from the best image so far with an empty memory when a step lands
+at more than ``RESTART_FACTOR`` times the best loss.
 """
 
 from __future__ import annotations

@@ -144,7 +144,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="avg (the paper's choice) or max; auto: avg, but max for VGG/AlexNet with random "
         "weights",
     )
-    net.add_argument("--content-layers", type=lambda t: list(_layer_weights(t)))
+    net.add_argument(
+        "--content-layers",
+        type=lambda t: list(_layer_weights(t)),
+        metavar="L1,L2",
+        help="content layers (default per network: relu4_2, relu4, block7)",
+    )
     net.add_argument(
         "--style-layers",
         type=_layer_weights,
@@ -328,7 +333,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--style-weights: {exc}") from None
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads if args.threads else auto_threads())
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except RuntimeError as exc:  # --device cuda on a machine without one
+        raise UserError(str(exc)) from None
     net = loss_network(args, config, device)
     print(f"loss network: {net.describe()}; device: {describe(device)}")
     try:
@@ -336,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
     except (NonFiniteLoss, SizeTooSmall) as exc:
         raise UserError(f"{exc}; nothing written") from None
     record = {
-        "args": vars(args),
+        "args": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "gatys": asdict(config),
         "network": net.describe(),
         "seconds": round(result.seconds, 2),
