@@ -78,7 +78,8 @@ def auto_threads() -> int:
         return torch.get_num_threads()
     idle = (os.cpu_count() or 1) - busy
     # Rounded up: a core that is mostly idle is worth a thread (2 cores, load 0.9: 2 threads
-    # run a style transfer 1.7x faster than 1; at load 5, 1 thread runs 3x faster than 2).
+    # ran a 512 px style transfer 1.7x faster than 1; at load 5, 1 thread ran it 1.7x faster
+    # than 2).
     return max(1, min(torch.get_num_threads(), math.ceil(idle)))
 
 
