@@ -40,11 +40,12 @@ class LayerPreset:
 
 _VGG_STYLE = (("relu1_1", 1.0), ("relu2_1", 1.0), ("relu3_1", 1.0), ("relu4_1", 1.0))
 PRESETS: dict[str, LayerPreset] = {
-    # Gatys et al. 2016 use conv4_2 for content and the first layer of each of the five blocks for
-    # style; relu5_1 is dropped by default because at a few hundred pixels its map is tiny and
-    # its Gram dominates the normalised loss with little visible effect.
+    # Gatys et al. 2016: content from conv4_2 (taken after its ReLU), style from the first
+    # layer of each of the five blocks.
     "vgg19": LayerPreset(("relu4_2",), (*_VGG_STYLE, ("relu5_1", 1.0))),
     "vgg16": LayerPreset(("relu4_2",), (*_VGG_STYLE, ("relu5_1", 1.0))),
+    # AlexNet's five convolutions shrink the map 16x by relu3; relu5 adds little at a few
+    # hundred pixels, so style from relu1-relu4 and content from relu4.
     "alexnet": LayerPreset(
         ("relu4",), (("relu1", 1.0), ("relu2", 1.0), ("relu3", 1.0), ("relu4", 1.0))
     ),
@@ -227,8 +228,11 @@ class LossNetwork(nn.Module):
 
     def describe(self) -> str:
         weights = "ImageNet weights" if self.pretrained else "random weights"
-        pool = f", {self.pooling} pooling" if self.backbone != "efficientnet_lite0" else ""
-        return f"{self.backbone} ({weights}{pool}), layers up to {self.layer_names[-1]}"
+        if self.backbone == "efficientnet_lite0":
+            pool = "anti-aliased strides" if self.pooling == "avg" else "strided as trained"
+        else:
+            pool = f"{self.pooling} pooling"
+        return f"{self.backbone} ({weights}, {pool}), layers up to {self.layer_names[-1]}"
 
     def train(self, mode: bool = True) -> LossNetwork:
         # Always eval: batch-norm statistics must stay the ImageNet ones.

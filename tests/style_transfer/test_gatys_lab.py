@@ -46,6 +46,6 @@ def test_run_writes_table_plots_and_sheet(tmp_path: Path, monkeypatch) -> None:
     assert len(calls) == 3
     text = table.read_text()
     assert text.count("| distance |") == 2 and text.count("| optimizer |") == 2
-    assert "efficientnet_lite0 (ImageNet weights)" in text
+    assert "efficientnet_lite0 (ImageNet weights, anti-aliased strides)" in text
     for name in ("loss_distance.png", "loss_optimizer.png", "results.png"):
         assert (tmp_path / name).is_file()
