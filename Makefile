@@ -36,7 +36,7 @@ format: $(STAMP)
 
 ARCH ?= resnet18
 retinopathy: $(STAMP)
-	$(PY) -m retinopathy train --arch $(ARCH) $(call opt,DATA,--data) $(call opt,TASK,--task) \
+	$(PY) -m retinopathy train $(DATA) --arch $(ARCH) $(call opt,TASK,--task) \
 		$(call opt,EPOCHS,--epochs) $(call opt,IMAGE_SIZE,--image-size) $(call opt,BATCH,--batch-size) \
 		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run) $(call opt,RESUME,--resume) $(ARGS)
 

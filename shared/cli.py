@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 
 
@@ -41,6 +42,8 @@ def main(
 ) -> int:
     parser = build_parser(prog, description, commands)
     args = parser.parse_args(argv)
+    # Warnings meant for the user read as one line, without the source line that raised them.
+    warnings.formatwarning = lambda message, category, *_, **__: f"{prog}: warning: {message}\n"
     try:
         return int(args._run(args) or 0)
     except UserError as exc:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.utils.data import Sampler
 
 
@@ -66,6 +68,46 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if is_distributed():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (``[obj]`` without DDP). Pickles: keep it small/CPU."""
+    if not is_distributed():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_buffers(model: nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics) to every rank.
+
+    DDP keeps parameters in step but each rank updates its own running statistics; after this
+    every rank holds the model rank 0 checkpoints.
+    """
+    if is_distributed():
+        for buf in model.buffers():
+            dist.broadcast(buf, src)
+
+
+class ShardSampler(Sampler[int]):
+    """Rank ``r`` takes items ``r, r + W, r + 2W, ...``: no padding, so no item counts twice.
+
+    For evaluation, where :class:`~torch.utils.data.DistributedSampler`'s padding would
+    duplicate items in the metrics. Gathered in rank order, item ``i`` sits at rank ``i % W``,
+    position ``i // W``.
+    """
+
+    def __init__(self, length: int, *, num_replicas: int | None = None, rank: int | None = None):
+        self.length = length
+        self.num_replicas = world_size() if num_replicas is None else num_replicas
+        self.rank = globals()["rank"]() if rank is None else rank
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.length, self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.length, self.num_replicas))
 
 
 class WeightedDistributedSampler(Sampler[int]):

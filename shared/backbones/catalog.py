@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torchvision import models as tvm
 
-from shared.backbones import efficientnet_lite, resnet
+from shared.backbones import efficientnet_lite, inception, resnet
 from shared.backbones.registry import BackboneSpec, register
 from shared.backbones.weights import PackagedWeights
 
@@ -62,12 +62,9 @@ for _name, _weights in _RESNET_WEIGHTS.items():
 register(
     BackboneSpec(
         name="inception_v3",
-        # transform_input re-normalises ImageNet-normalised input to the [-1, 1] range the
-        # ported Google weights expect; kept on for random init too so both share one graph.
-        build=lambda n: tvm.inception_v3(
-            weights=None, num_classes=n, aux_logits=True, transform_input=True, init_weights=True
-        ),
+        build=inception.inception_v3,
         input_size=299,
+        min_input_size=75,
         weights=tvm.Inception_V3_Weights.IMAGENET1K_V1,
         head=("fc", "AuxLogits.fc"),
         family="inception",
@@ -95,6 +92,7 @@ for _name, _weights in {
             name=_name,
             build=_tv(_name),
             input_size=224,
+            min_input_size=64 if _name == "alexnet" else 32,
             weights=_weights,
             head=("classifier.6",),
             family="vgg" if _name.startswith("vgg") else "alexnet",

@@ -30,6 +30,7 @@ class BackboneSpec:
     name: str
     build: Callable[[int], nn.Module]
     input_size: int
+    min_input_size: int = 32  # smallest side the network's pooling accepts
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     weights: Any = None

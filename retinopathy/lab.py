@@ -1,0 +1,96 @@
+"""Lab recipes for the retinopathy app: several training runs compared in one table.
+
+    make lab LAB=dr_imbalance            # or: python -m labs dr_imbalance [--quick]
+
+A recipe (``labs/<name>.toml``) has a ``[base]`` table of ``train`` options, optional
+``[quick]`` overrides for a smoke run, and one ``[[variant]]`` table per run (``name`` plus the
+options it changes). Option names are the CLI's without dashes (``image_size = 96``,
+``augment = false`` for ``--no-augment``). Finished runs are reused; a killed one is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from retinopathy.__main__ import main as retinopathy_main
+from retinopathy.evaluate import METRICS_JSON
+from shared.cli import UserError
+from shared.runs import is_run_dir
+
+COLUMNS = (
+    ("test_accuracy", "accuracy"),
+    ("test_qwk", "QWK"),
+    ("test_macro_f1", "macro F1"),
+    ("test_auc", "AUC"),
+)
+
+
+def _flag(key: str, value: Any) -> list[str]:
+    name = "--" + key.replace("_", "-")
+    if value is False and key == "augment":
+        return ["--no-augment"]
+    if value is True:
+        return [name]
+    if value is False or value is None:
+        return []
+    return [name, str(value)]
+
+
+def train_argv(options: dict[str, Any], run: Path) -> list[str]:
+    argv = ["train"]
+    data = options.pop("data", None)
+    if data:
+        argv.append(str(data))
+    for key, value in options.items():
+        argv += _flag(key, value)
+    return [*argv, "--run", str(run)]
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+
+
+def run_variant(options: dict[str, Any], run: Path) -> tuple[dict[str, float], float]:
+    """Train (or resume, or reuse) one variant; its test summary and wall time in seconds."""
+    done = run / METRICS_JSON
+    start = time.perf_counter()
+    if not done.is_file():
+        argv = ["train", "--resume", str(run)] if is_run_dir(run) else train_argv(options, run)
+        if retinopathy_main(argv) != 0:
+            raise UserError(f"variant {run.name} failed")
+    seconds = time.perf_counter() - start
+    timing = run / "lab_time.json"
+    if seconds > 5 or not timing.is_file():
+        timing.write_text(json.dumps({"seconds": seconds}))
+    summary = json.loads(done.read_text())["summary"]
+    return summary, json.loads(timing.read_text())["seconds"]
+
+
+def table(rows: list[tuple[str, dict[str, float], float]]) -> str:
+    head = "| variant | " + " | ".join(label for _, label in COLUMNS) + " | minutes |"
+    lines = [head, "|---" * (len(COLUMNS) + 2) + "|"]
+    for name, summary, seconds in rows:
+        cells = " | ".join(f"{summary.get(key, float('nan')):.3f}" for key, _ in COLUMNS)
+        lines.append(f"| {name} | {cells} | {seconds / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def run(recipe: dict[str, Any], out_dir: Path) -> Path:
+    base = dict(recipe.get("base", {}))
+    if recipe.get("quick"):
+        base.update(recipe.get("quick_overrides", {}))
+    rows = []
+    for variant in recipe["variant"]:
+        options = {**base, **{k: v for k, v in variant.items() if k != "name"}}
+        print(f"\n--- {recipe['name']}: {variant['name']} ---", flush=True)
+        summary, seconds = run_variant(options, out_dir / slug(variant["name"]))
+        rows.append((variant["name"], summary, seconds))
+    text = f"# {recipe['name']}\n\n{recipe.get('description', '')}\n\n{table(rows)}\n"
+    path = out_dir / "results.md"
+    path.write_text(text)
+    print(text)
+    return path

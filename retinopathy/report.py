@@ -1,0 +1,194 @@
+"""The run's report: plots and ``report.md``, laid out the way the lab reports read.
+
+Per-class precision/recall/F1 and the confusion matrix (true class on rows) come first, because
+that is where a model that only ever says "grade 0" shows itself; accuracy comes after.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retinopathy.tasks import Task
+from shared import plotting
+
+
+def save_plots(
+    plots_dir: Path, task: Task, test: Mapping[str, Any], history: Sequence[Mapping[str, float]]
+) -> dict[str, Path]:
+    """Curves per epoch, both confusion matrices, ROC curves and per-class bars."""
+    out: dict[str, Path] = {}
+    if history:
+        panels = {}
+        for metric in ("loss", "acc", "qwk"):
+            series = {
+                f"{split} {metric}": [row[f"{split}_{metric}"] for row in history]
+                for split in ("train", "val")
+                if all(f"{split}_{metric}" in row for row in history)
+            }
+            if series:
+                panels[metric] = series
+        out["curves"] = plotting.plot_metric_panels(panels, plots_dir / "curves.png")
+    names = list(task.class_names)
+    out["confusion"] = plotting.plot_confusion_matrix(
+        test["confusion"], names, plots_dir / "confusion.png", title="test confusion (counts)"
+    )
+    out["confusion_norm"] = plotting.plot_confusion_matrix(
+        test["confusion"],
+        names,
+        plots_dir / "confusion_normalised.png",
+        normalize=True,
+        title="test confusion (row-normalised = recall)",
+    )
+    out["per_class"] = plotting.plot_bars(
+        {k: test[k] for k in ("precision", "recall", "f1")},
+        names,
+        plots_dir / "per_class.png",
+        title="test per-class metrics",
+    )
+    if "roc_curves" in test:
+        out["roc"] = _plot_roc(plots_dir / "roc.png", test["roc_curves"], names)
+    return out
+
+
+def _plot_roc(path: Path, curves: Mapping[int, tuple[list[float], list[float]]], names) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    for k, (fpr, tpr) in curves.items():
+        ax.plot(fpr, tpr, label=names[int(k)])
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set(
+        xlabel="false positive rate (1 - specificity)",
+        ylabel="true positive rate (sensitivity)",
+        title="test ROC, one vs rest",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return plotting._save(fig, path)
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def class_table(task: Task, m: Mapping[str, Any]) -> str:
+    rows = ["| class | precision | recall | F1 | AUC | support |", "|---|---|---|---|---|---|"]
+    for k, name in enumerate(task.class_names):
+        rows.append(
+            f"| {name} | {_fmt(m['precision'][k])} | {_fmt(m['recall'][k])} | {_fmt(m['f1'][k])} "
+            f"| {_fmt(m['per_class_auc'][k])} | {m['support'][k]} |"
+        )
+    return "\n".join(rows)
+
+
+def confusion_table(task: Task, confusion: Sequence[Sequence[int]]) -> str:
+    names = task.class_names
+    head = "| true \\ predicted | " + " | ".join(names) + " |"
+    rows = [head, "|---" * (len(names) + 1) + "|"]
+    for name, row in zip(names, confusion, strict=True):
+        rows.append(f"| **{name}** | " + " | ".join(str(int(v)) for v in row) + " |")
+    return "\n".join(rows)
+
+
+def collapse_warning(task: Task, m: Mapping[str, Any], share: float = 0.9) -> str | None:
+    """A loud line when one class takes nearly every prediction (the classic "all grade 0")."""
+    predicted = np.asarray(m["confusion"]).sum(axis=0)
+    total = predicted.sum()
+    if total == 0:
+        return None
+    k = int(predicted.argmax())
+    if predicted[k] / total < share:
+        return None
+    return (
+        f"**Warning: the model predicts '{task.class_names[k]}' for {predicted[k] / total:.0%} of "
+        "test photos** - it has collapsed onto one class; look at per-class recall, not accuracy."
+    )
+
+
+def headline(m: Mapping[str, Any]) -> str:
+    parts = [
+        f"QWK {_fmt(m['qwk'])}",
+        f"accuracy {_fmt(m['accuracy'])}",
+        f"macro F1 {_fmt(m['macro_f1'])}",
+        f"AUC {_fmt(m['auc'])}",
+    ]
+    if "sensitivity" in m:
+        parts += [f"sensitivity {_fmt(m['sensitivity'])}", f"specificity {_fmt(m['specificity'])}"]
+    return ", ".join(parts)
+
+
+def distribution_table(task: Task, counts: Mapping[str, Sequence[int]]) -> str:
+    """Class counts per split (``{"train": [...], "val": [...], "test": [...]}``)."""
+    splits = list(counts)
+    rows = ["| class | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
+    for k, name in enumerate(task.class_names):
+        rows.append(f"| {name} | " + " | ".join(str(counts[s][k]) for s in splits) + " |")
+    rows.append("| **total** | " + " | ".join(str(sum(counts[s])) for s in splits) + " |")
+    return "\n".join(rows)
+
+
+def render(
+    *,
+    title: str,
+    task: Task,
+    test: Mapping[str, Any],
+    counts: Mapping[str, Sequence[int]],
+    config: Mapping[str, Any],
+    plots: Mapping[str, Path],
+    run_dir: Path,
+    best_epoch: int | None = None,
+    extra_sections: Sequence[str] = (),
+) -> str:
+    rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
+    lines = [f"# {title}", "", f"Task: **{task.name}** ({task.description}).", ""]
+    if best_epoch is not None:
+        lines += [
+            f"Kept model: epoch {best_epoch} (best `{config.get('select', 'val_loss')}`).",
+            "",
+        ]
+    warning = collapse_warning(task, test)
+    lines += ["## Test set", "", headline(test), ""] + ([warning, ""] if warning else [])
+    lines += [
+        class_table(task, test),
+        "",
+        "Confusion matrix (true class on rows):",
+        "",
+        confusion_table(task, test["confusion"]),
+        "",
+    ]
+    for key in ("confusion", "confusion_norm", "per_class", "roc", "curves"):
+        if key in rel:
+            lines.append(f"![{key}]({rel[key]})")
+    lines += ["", "## Data", "", distribution_table(task, counts), ""]
+    lines += list(extra_sections)
+    lines += [
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(dict(config), indent=2, default=str),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def summary(task: Task, test: Mapping[str, Any], run_dir: Path) -> str:
+    """The one-screen summary printed at the end of a run."""
+    recall = ", ".join(
+        f"{name.split()[0]}: {r:.2f}"
+        for name, r in zip(task.class_names, test["recall"], strict=True)
+    )
+    cm = "\n".join("   " + " ".join(f"{int(v):5d}" for v in row) for row in test["confusion"])
+    warning = collapse_warning(task, test)
+    return (
+        (f"{warning.replace('**', '')}\n" if warning else "")
+        + f"test {task.name}: {headline(test)}\n"
+        f"recall per class: {recall}\n"
+        f"confusion (true rows, predicted columns):\n{cm}\n"
+        f"report: {run_dir / 'report.md'}"
+    )

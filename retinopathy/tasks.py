@@ -1,0 +1,69 @@
+"""The grading tasks: one place that maps the clinical 0-4 grade to each task's classes.
+
+- ``grade5``: the five ICDR grades (0 none, 1 mild, 2 moderate, 3 severe NPDR, 4 proliferative).
+- ``grade3``: the reports' relaxation, 0 / 1-2 / 3-4.
+- ``referable``: the screening question, 0-1 (refer later) vs 2-4 (refer now).
+
+Training, metrics, reports and prediction all go through :func:`get_task`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+GRADE_NAMES = ("0 none", "1 mild", "2 moderate", "3 severe", "4 proliferative")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    grade_to_class: tuple[int, ...]  # index: clinical grade 0-4 -> class index
+    class_names: tuple[str, ...]
+    description: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def is_binary(self) -> bool:
+        return self.num_classes == 2
+
+    @property
+    def ordinal(self) -> bool:
+        """Every task keeps the grades' order, so quadratic kappa is meaningful for each."""
+        return True
+
+    def map_grades(self, grades: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Clinical grades (0-4) -> this task's class indices."""
+        grades = np.asarray(grades, dtype=int)
+        if grades.size and (grades.min() < 0 or grades.max() > 4):
+            raise ValueError(f"grades must lie in 0-4, got {sorted(set(grades.tolist()))}")
+        return np.asarray(self.grade_to_class)[grades]
+
+
+TASKS: dict[str, Task] = {
+    "grade5": Task("grade5", (0, 1, 2, 3, 4), GRADE_NAMES, "five ICDR grades, 0-4"),
+    "grade3": Task(
+        "grade3",
+        (0, 1, 1, 2, 2),
+        ("0 none", "1-2 mild/moderate", "3-4 severe/PDR"),
+        "three classes: 0 / 1-2 / 3-4",
+    ),
+    "referable": Task(
+        "referable",
+        (0, 0, 1, 1, 1),
+        ("0-1 non-referable", "2-4 referable"),
+        "referable DR: 0-1 vs 2-4",
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None

@@ -1,0 +1,236 @@
+"""Run folders: where one training run keeps everything, and the one place that knows the layout.
+
+    runs/<app>/<timestamp>-<name>/
+        config.json          everything needed to reproduce the run (engine settings: "train")
+        metrics.csv          one row per finished epoch, appended as the run goes
+        checkpoints/last.pt  the latest state (epoch ends, and every N steps when asked)
+        checkpoints/best.pt  the state at the best epoch on the monitored metric
+        plots/*.png          curves, confusion matrices, image grids
+        report.md            written by the app at the end
+
+    from shared.runs import new_run_dir, RunPaths, write_config
+    run_dir = new_run_dir("retinopathy", "resnet50")   # runs/retinopathy/20250101-120000-resnet50
+    write_config(run_dir, {"arch": "resnet50", "train": {...}})
+    RunPaths(run_dir).last                              # .../checkpoints/last.pt
+
+Apps ask :class:`RunPaths` for a path instead of spelling ``"checkpoints/last.pt"`` themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from shared.cli import UserError
+
+RUNS_ROOT = Path("runs")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run folder."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+    def plot(self, name: str) -> Path:
+        """``plots/<name>.png``."""
+        return self.plots / f"{name}.png"
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """A run folder is one with a ``config.json``."""
+    return RunPaths(path).config.is_file()
+
+
+def require_run_dir(path: str | Path) -> RunPaths:
+    """The run's paths, or a one-line :class:`UserError` when ``path`` is not a run folder."""
+    if not Path(path).is_dir():
+        raise UserError(f"{path} does not exist")
+    if not is_run_dir(path):
+        raise UserError(f"{path} is not a run folder (no config.json)")
+    return RunPaths(path)
+
+
+def new_run_dir(
+    app: str, name: str, root: str | Path = RUNS_ROOT, run: str | Path | None = None
+) -> Path:
+    """A fresh run folder: ``run`` itself if given, else ``<root>/<app>/<stamp>-<name>``.
+
+    A ``run`` that is already a run folder is refused: continuing it is ``--resume``'s job.
+    """
+    if run is not None:
+        path = Path(run)
+        if is_run_dir(path):
+            raise UserError(f"{path} is already a run folder; resume it or choose another folder")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    parent = Path(root) / app
+    parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = parent / (stem if k == 1 else f"{stem}-{k}")
+        try:
+            path.mkdir()  # atomic: two runs started in the same second get different folders
+            return path
+        except FileExistsError:
+            continue
+    raise UserError(f"could not create a new run folder under {parent}")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"config value {value!r} ({type(value).__name__}) is not JSON-serialisable")
+
+
+def write_config(run_dir: str | Path, config: Mapping[str, Any]) -> Path:
+    """Write ``config.json`` atomically. Paths become strings; anything else non-JSON raises."""
+    path = RunPaths(run_dir).config
+    _atomic_write_text(path, json.dumps(dict(config), indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``config.json``; :class:`UserError` when ``run_dir`` is not a run folder."""
+    paths = require_run_dir(run_dir)
+    try:
+        return json.loads(paths.config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{paths.config} is not valid JSON: {exc}") from None
+
+
+def _parse_cell(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+class MetricsLog:
+    """``metrics.csv``: one row per epoch, keyed by an ``epoch`` column (1 = the first epoch).
+
+    Each row is appended and fsync'ed, so what was written survives a kill. A row bringing a new
+    column rewrites the file (atomically) with the wider header. Floats are written with ``repr``
+    and so read back exactly.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def rows(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(newline="", encoding="utf-8") as f:
+            return [{k: _parse_cell(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def _header(self) -> list[str]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        if "epoch" not in row:
+            raise ValueError("a metrics row needs an 'epoch' value")
+        header = self._header()
+        if header and set(row) <= set(header):
+            with self.path.open("a", newline="", encoding="utf-8") as f:
+                csv.DictWriter(f, fieldnames=header).writerow(dict(row))
+                f.flush()
+                os.fsync(f.fileno())
+            return
+        new_keys = [k for k in row if k not in header]
+        self._rewrite([*self.rows(), dict(row)], header + new_keys)
+
+    def truncate(self, last_epoch: int) -> None:
+        """Drop rows after ``last_epoch``: a resumed run re-runs those epochs and rewrites them."""
+        if not self.path.is_file():
+            return
+        rows = self.rows()
+        kept = [r for r in rows if r.get("epoch") is not None and r["epoch"] <= last_epoch]
+        if len(kept) != len(rows):
+            self._rewrite(kept, self._header())
+
+    def _rewrite(self, rows: Iterable[Mapping[str, Any]], header: list[str]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=header)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        _atomic_write_text(self.path, buf.getvalue())
+
+
+def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
+    """A tqdm bar that stays quiet off a terminal and on DDP ranks other than 0."""
+    from shared.distributed import is_main_process
+
+    disable = None if enabled and is_main_process() else True  # None: tqdm hides it off a TTY
+    kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("file", sys.stderr)
+    return tqdm(iterable, disable=disable, **kwargs)

@@ -1,0 +1,121 @@
+"""Augmentation on uint8 tensors (torch RNG, torchvision's geometry) and the cached Dataset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+from retinopathy.data.augment import (
+    RandomBrightnessContrast,
+    RandomFundusGeometry,
+    eval_transform,
+    train_transform,
+)
+from retinopathy.data.cache import prepare
+from retinopathy.data.dataset import FundusDataset
+from retinopathy.data.sources import load_source
+from tests.helpers import photo as real_photo
+from tests.retinopathy.fundus_data import write_eyepacs
+
+MEAN, STD = [0.5, 0.3, 0.2], [0.25, 0.2, 0.1]
+
+
+@pytest.fixture(scope="module")
+def image() -> torch.Tensor:
+    rgb = real_photo("retina")[::22, ::22][:64, :64]
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
+
+
+def test_train_transform_is_reproducible_from_torch_seed(image) -> None:
+    tf = train_transform(48, MEAN, STD)
+    torch.manual_seed(7)
+    a = tf(image)
+    torch.manual_seed(7)
+    b = tf(image)
+    torch.manual_seed(8)
+    c = tf(image)
+    assert a.shape == (3, 48, 48) and a.dtype == torch.float32
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def _params(angle=0.0, flip=(False, False), size=64):
+    return {"centre": (32.0, 32.0), "zoom": (size / 64, size / 64), "angle": angle, "flip": flip}
+
+
+@pytest.mark.parametrize("angle", [0.0, 90.0, 180.0, -90.0])
+def test_geometry_matches_torchvision(image, angle) -> None:
+    geo = RandomFundusGeometry(64)
+    ours = geo.transform(image, _params(angle))
+    theirs = F.rotate(image, -angle)  # torchvision: positive = counter-clockwise on screen
+    assert (ours.int() - theirs.int()).abs()[:, 2:-2, 2:-2].max() <= 1
+    flipped = geo.transform(image, _params(0.0, (True, True)))
+    assert torch.equal(flipped, image.flip(-1).flip(-2))
+
+
+def test_random_geometry_crops_and_zooms(image) -> None:
+    torch.manual_seed(0)
+    geo = RandomFundusGeometry(32, scale=(0.5, 0.5), ratio=(1.0, 1.0), degrees=0, hflip=0, vflip=0)
+    out = geo(image)
+    assert out.shape == (3, 32, 32) and out.dtype == torch.uint8
+    params = geo.make_params([image])
+    side = 64 * 0.5**0.5
+    assert params["zoom"] == pytest.approx((32 / side, 32 / side))
+
+
+def test_brightness_contrast_follow_torchvision(image) -> None:
+    jitter = RandomBrightnessContrast()
+    params = {"brightness": 1.15, "contrast": 0.8}
+    ours = jitter.transform(image, params).int()
+    theirs = F.adjust_contrast(F.adjust_brightness(image, 1.15), 0.8).int()
+    assert (ours - theirs).abs().float().mean() < 1.0
+
+
+def test_eval_transform_is_deterministic_and_resizes(image) -> None:
+    tf = eval_transform(32, MEAN, STD)
+    a, b = tf(image), tf(image)
+    assert torch.equal(a, b) and a.shape == (3, 32, 32)
+    same = eval_transform(64, MEAN, STD)(image)
+    expected = v2.Normalize(MEAN, STD)(image.float() / 255)
+    assert torch.allclose(same, expected, atol=1e-6)
+
+
+@pytest.fixture()
+def prepared(tmp_path: Path):
+    grades = {f"{p}_{s}": p % 5 for p in range(5) for s in ("left", "right")}
+    root = write_eyepacs(tmp_path / "eyepacs", grades, size=80)
+    return prepare(load_source(root).records, 32, cache_dir=tmp_path / "c", progress=False)
+
+
+def test_dataset_items_and_loader(prepared) -> None:
+    ds = FundusDataset(
+        prepared, transform=eval_transform(32, MEAN, STD), target_transform=lambda g: int(g >= 2)
+    )
+    x, y = ds[3]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.float32
+    assert y == int(prepared.records[3].grade >= 2)
+    assert ds.record(3).id == ds.ids[3]
+    batches = list(DataLoader(ds, batch_size=4))
+    assert sum(len(b[1]) for b in batches) == len(prepared)
+
+
+def test_vanished_cache_file_is_rebuilt_then_stood_in(prepared, caplog) -> None:
+    ds = FundusDataset(prepared, indices=[0, 5, 2])
+    original = ds[1][0].clone()
+    prepared.files[5].unlink()
+    with caplog.at_level(logging.WARNING):
+        rebuilt = ds[1][0]
+    assert torch.equal(rebuilt, original) and prepared.files[5].exists()
+    assert "preprocessing again" in caplog.text
+    prepared.files[5].write_bytes(b"garbage")
+    prepared.records[5].path.unlink()
+    with caplog.at_level(logging.WARNING):
+        stand_in, label = ds[1]
+    assert label == prepared.records[5].grade
+    assert stand_in.shape == original.shape and "stand-in" in caplog.text

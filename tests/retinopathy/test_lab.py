@@ -1,0 +1,45 @@
+"""Lab recipes: every recipe parses and maps onto valid ``train`` options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from retinopathy import lab
+from retinopathy.train import add_arguments
+
+LABS = Path(__file__).parents[2] / "labs"
+RECIPES = sorted(p for p in LABS.glob("dr_*.toml"))
+
+
+def test_options_become_flags() -> None:
+    argv = lab.train_argv(
+        {"arch": "resnet18", "image_size": 96, "augment": False, "amp": True, "lr": None},
+        Path("out/x"),
+    )
+    assert argv == ["train", "--arch", "resnet18", "--image-size", "96", "--no-augment", "--amp",
+                    "--run", "out/x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_variants_parse_as_train_arguments(path: Path) -> None:
+    import argparse
+
+    recipe = tomllib.loads(path.read_text())
+    assert recipe["app"] == "retinopathy" and recipe["variant"]
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_arguments(parser)
+    for quick in (False, True):
+        base = {**recipe["base"], **(recipe.get("quick_overrides", {}) if quick else {})}
+        for variant in recipe["variant"]:
+            options = {**base, **{k: v for k, v in variant.items() if k != "name"}}
+            args = parser.parse_args(lab.train_argv(options, Path("run"))[1:])
+            assert args.arch == options["arch"]
+
+
+def test_results_table_lists_each_variant() -> None:
+    rows = [("a", {"test_accuracy": 0.5, "test_qwk": 0.25}, 90.0)]
+    text = lab.table(rows)
+    assert "| a | 0.500 | 0.250 | nan | nan | 1.5 |" in text

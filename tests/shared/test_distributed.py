@@ -1,0 +1,141 @@
+"""shared.distributed and the Trainer under DDP: 2 gloo processes on CPU, started by spawn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+
+from shared.checkpoint import load_checkpoint
+from shared.distributed import (
+    ShardSampler,
+    WeightedDistributedSampler,
+    all_gather_object,
+    all_reduce_sum,
+    broadcast_buffers,
+    is_main_process,
+    rank,
+    world_size,
+)
+from shared.engine import classification_eval, evaluate
+from shared.runs import MetricsLog, RunPaths
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_training import TinyImages, TinyNet, tiny_config
+
+VAL_SIZE = 13  # odd: the ranks get 7 and 6 validation items
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(local_rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
+    """One rank, set up as torchrun would (environment variables), training the tiny model."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(local_rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(local_rank),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    from shared.distributed import cleanup, init_distributed
+    from shared.engine import Trainer
+
+    assert init_distributed(torch.device("cpu"))
+    expected = TinyImages(VAL_SIZE, seed=2, augment=False).labels
+
+    def metrics(outputs, targets):
+        return {"in_order": float(torch.equal(targets, expected)), "n": float(len(targets))}
+
+    torch.manual_seed(100 + local_rank)  # different initial weights: DDP must start from rank 0's
+    trainer = Trainer(
+        TinyNet(), TinyImages(40, seed=1), TinyImages(VAL_SIZE, seed=2, augment=False),
+        config=tiny_config(epochs=2, checkpoint_every=0), run_dir=run_dir, device="cpu",
+        metrics_fn=metrics, verbose=False,
+    )  # fmt: skip
+    rows = trainer.fit()
+    torch.save(
+        {"model": trainer.model.state_dict(), "rows": rows, "step": trainer.step},
+        Path(out_dir) / f"rank{local_rank}.pt",
+    )
+    cleanup()
+
+
+def _without_time(rows):
+    return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
+
+def test_ddp_two_gloo_ranks_train_one_model(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "out"
+    out.mkdir()
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(run), str(out)), nprocs=2, join=True)
+
+    last = load_checkpoint(RunPaths(run).last)
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for state in ranks:  # parameters via DDP, BatchNorm statistics via the broadcast
+        assert state["model"].keys() == last["model"].keys()
+        assert all(torch.equal(state["model"][k], last["model"][k]) for k in last["model"])
+        # Every rank logged the same (reduced, gathered) values.
+        assert _without_time(state["rows"]) == _without_time(ranks[0]["rows"])
+    assert ranks[0]["step"] == last["step"] == 2 * 3  # 20 items a rank, batches of 8
+    assert len(last["rng"]) == 2  # every rank's generators, for an exact resume
+
+    rows = MetricsLog(RunPaths(run).metrics).rows()  # rank 0 alone wrote it
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(r["val_in_order"] == 1.0 and r["val_n"] == VAL_SIZE for r in rows)
+    # The gathered validation loss is the full set's, as one process computes it.
+    model = TinyNet()
+    model.load_state_dict(last["model"])
+    loader = [(x.unsqueeze(0), y.unsqueeze(0)) for x, y in TinyImages(VAL_SIZE, 2, False)]
+    single = evaluate(model, loader, eval_fn=classification_eval(), device=torch.device("cpu"))
+    assert rows[-1]["val_loss"] == pytest.approx(single["loss"], rel=1e-5)
+
+
+def test_helpers_are_identities_without_a_process_group():
+    assert (rank(), world_size(), is_main_process()) == (0, 1, True)
+    assert all_gather_object({"a": 1}) == [{"a": 1}]
+    t = torch.tensor([1.0, 2.0])
+    assert all_reduce_sum(t) is t and t.tolist() == [1.0, 2.0]
+    bn = nn.BatchNorm1d(2)
+    broadcast_buffers(bn)
+    assert bn.running_mean.tolist() == [0.0, 0.0]
+
+
+def test_shard_sampler_splits_without_padding():
+    shards = [list(ShardSampler(11, num_replicas=3, rank=r)) for r in range(3)]
+    assert [len(s) for s in shards] == [4, 4, 3]
+    assert sorted(i for s in shards for i in s) == list(range(11))
+    assert len(ShardSampler(11, num_replicas=3, rank=2)) == 3
+
+
+def test_weighted_distributed_sampler_shares_one_weighted_draw_per_epoch():
+    labels = torch.arange(300) % 3
+    class_share = torch.tensor([0.5, 0.3, 0.2])
+    weights = class_share[labels] / torch.bincount(labels)[labels]  # per-item weight
+    samplers = [
+        WeightedDistributedSampler(weights, 3000, num_replicas=2, rank=r, seed=5) for r in (0, 1)
+    ]
+    single = WeightedDistributedSampler(weights, 3000, num_replicas=1, rank=0, seed=5)
+    draws = {}
+    for epoch in (0, 1):
+        for s in (*samplers, single):
+            s.set_epoch(epoch)
+        shares = [list(s) for s in samplers]
+        assert [len(x) for x in shares] == [len(samplers[0])] * 2 == [1500, 1500]
+        # The ranks take disjoint positions of one global draw: interleaved, they are it.
+        interleaved = [i for pair in zip(*shares, strict=True) for i in pair]
+        assert interleaved == list(single)
+        assert shares[0] == list(samplers[0])  # deterministic for a given epoch
+        draws[epoch] = interleaved
+        drawn = torch.bincount(labels[torch.tensor(interleaved)], minlength=3) / 3000
+        assert (drawn - class_share).abs().max() < 0.03, drawn
+    assert draws[0] != draws[1]  # reshuffled each epoch
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightedDistributedSampler([1.0, -1.0])

@@ -1,0 +1,64 @@
+"""shared.plotting: each figure lands as a real PNG, atomically, with what it was given."""
+
+from __future__ import annotations
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from shared import plotting
+
+
+def _png(path):
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) > 100
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temp
+    return image
+
+
+def test_curves_and_panels(tmp_path):
+    path = plotting.plot_curves(
+        {"train_loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6]}, tmp_path / "a" / "loss.png",
+        ylabel="loss", logy=True,
+    )  # fmt: skip
+    _png(path)
+    panels = plotting.plot_metric_panels(
+        {"loss": {"train": [1, 0.5]}, "qwk": {"val": [0.1, 0.4]}}, tmp_path / "panels.png"
+    )
+    one = _png(plotting.plot_metric_panels({"loss": {"train": [1, 0.5]}}, tmp_path / "one.png"))
+    assert _png(panels).shape[1] > 1.5 * one.shape[1]  # two panels side by side
+    assert plt.get_fignums() == []  # figures are closed, not leaked
+
+
+def test_confusion_matrix_raw_and_normalised(tmp_path, monkeypatch):
+    texts = []
+    real_text = plt.Axes.text
+
+    def record(self, x, y, s, *args, **kwargs):
+        texts.append(s)
+        return real_text(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, "text", record)
+    cm = np.array([[8, 2], [1, 3]])
+    _png(plotting.plot_confusion_matrix(cm, ["no DR", "DR"], tmp_path / "cm.png"))
+    assert texts == ["8", "2", "1", "3"]
+    texts.clear()
+    _png(plotting.plot_confusion_matrix(cm, ["no DR", "DR"], tmp_path / "n.png", normalize=True))
+    assert texts == ["0.80", "0.20", "0.25", "0.75"]  # rows sum to one: per-class recall
+
+
+def test_bars_and_image_grid(tmp_path):
+    _png(plotting.plot_bars({"recall": [0.9, 0.2], "precision": [0.8, 0.5]}, ["0", "1"],
+                            tmp_path / "bars.png"))  # fmt: skip
+    images = [torch.zeros(3, 8, 8), torch.ones(1, 8, 8), np.full((8, 8, 3), 255, np.uint8)]
+    grid = _png(plotting.save_image_grid(images, tmp_path / "grid.png", titles=["a", "b", "c"]))
+    assert grid.shape[1] > 2 * grid.shape[0]  # one row of three
+
+
+@pytest.mark.parametrize("image", [torch.rand(3, 5, 6), torch.rand(5, 6, 3).numpy()])
+def test_images_become_hwc_in_unit_range(image):
+    out = plotting._to_hwc(image * 2 - 0.5)
+    assert out.shape == (5, 6, 3) and out.min() >= 0 and out.max() <= 1
