@@ -10,8 +10,10 @@
 
 --method auto uses a trained feed-forward (Johnson) model when the style has one
 (style_transfer/styles/models/<style>.safetensors), else optimises the image (Gatys).
-Writes the image, a loss plot and a side-by-side sheet (content, style, result) to
-runs/style_transfer/<timestamp>-<style>/, or next to --out.
+Writes the image, a loss plot and a side-by-side sheet (content, style, result): next to --out
+(<name>-loss.png, <name>-sheet.png, <name>-config.json), or in a new run folder
+runs/style_transfer/<timestamp>-<style>/ (stylized.png, plots/loss.png, plots/sheet.png,
+config.json). Nothing is written when the run fails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import argparse
 import importlib
 import json
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from shared import backbones
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, auto_threads, describe, pick_device
 from shared.plotting import plot_metric_panels, save_image_grid
+from shared.runs import RunPaths, new_run_dir
 from style_transfer.features import (
     BACKBONE_CHOICES,
     POOLING_CHOICES,
@@ -52,7 +54,7 @@ from style_transfer.losses import LOSS_CHOICES
 from style_transfer.styles import Style, get_style
 
 METHOD_CHOICES = ("auto", "gatys", "johnson")
-RUNS = Path("runs/style_transfer")
+APP = "style_transfer"
 DEFAULT_SIZE = 512
 DEFAULT_ITERS = 200
 
@@ -245,9 +247,9 @@ def make_config(args: argparse.Namespace) -> GatysConfig:
         raise UserError(str(exc)) from None
 
 
-def output_paths(args: argparse.Namespace, style_name: str) -> dict[str, Path]:
-    if args.out is not None:
-        out = check_writable(args.out)
+def output_paths(out: Path | None, style_name: str) -> dict[str, Path]:
+    """Next to ``--out``, or in a new run folder, made only now that there is a result."""
+    if out is not None:
         stem = out.with_suffix("")
         return {
             "image": out,
@@ -255,12 +257,12 @@ def output_paths(args: argparse.Namespace, style_name: str) -> dict[str, Path]:
             "sheet": Path(f"{stem}-sheet.png"),
             "config": Path(f"{stem}-config.json"),
         }
-    run = RUNS / f"{time.strftime('%Y%m%d-%H%M%S')}-{style_name}"
+    run = RunPaths(new_run_dir(APP, style_name))
     return {
-        "image": run / "stylized.png",
-        "loss": run / "loss.png",
-        "sheet": run / "sheet.png",
-        "config": run / "config.json",
+        "image": run.root / "stylized.png",
+        "loss": run.plot("loss"),
+        "sheet": run.plot("sheet"),
+        "config": run.config,
     }
 
 
@@ -324,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
     if choose_method(args.method, styles) == "johnson":
         return run_johnson(args, styles[0])
     config = make_config(args)
-    paths = output_paths(args, styles[0].name if len(styles) == 1 else "blend")
+    if args.out is not None:
+        check_writable(args.out)  # before minutes of work, not after
     content = read_image(args.content)
     style_images = [read_image(s.image_path) for s in styles]
     try:
@@ -350,6 +353,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 2),
     }
     shown = resize(content, tuple(result.image.shape[-2:]))
+    paths = output_paths(args.out, styles[0].name if len(styles) == 1 else "blend")
     save_outputs(paths, result, shown, style_images, [s.name for s in styles], record)
     n = len(result.history.total)
     print(

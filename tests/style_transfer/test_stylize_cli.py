@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,16 @@ def test_stylize_writes_image_plot_and_sheet(tmp_path: Path, capsys) -> None:
     for suffix in ("-loss.png", "-sheet.png", "-config.json"):
         assert (tmp_path / f"cat{suffix}").is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_default_output_is_a_new_run_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("stylize", *TINY) == 0
+    (run,) = (tmp_path / "runs" / "style_transfer").iterdir()
+    assert run.name.endswith("-starry")
+    files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    assert files == ["config.json", "plots/loss.png", "plots/sheet.png", "stylized.png"]
+    assert json.loads((run / "config.json").read_text())["gatys"]["scales"] == [48]
 
 
 def test_blend_of_two_style_images(tmp_path: Path, capsys) -> None:
@@ -97,17 +108,22 @@ BAD_INPUT = {
 }
 
 
+@pytest.mark.parametrize("with_out", [True, False], ids=["out", "run-folder"])
 @pytest.mark.parametrize("case", list(BAD_INPUT))
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, capsys, case: str) -> None:
+def test_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, capsys, monkeypatch, case: str, with_out: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a default run folder would appear under ./runs
     extra, message = BAD_INPUT[case]
     garbage = _write_garbage(tmp_path / "garbage.png")
     extra = [a.format(tmp=tmp_path, garbage=garbage) for a in extra]
-    out = tmp_path / "out" / "result.png"
-    assert run_cli("stylize", "--out", str(out), *TINY, *extra) == 2
+    out = ["--out", str(tmp_path / "out" / "result.png")] if with_out else []
+    assert run_cli("stylize", *out, *TINY, *extra) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith("style_transfer: error: ") and message in err
     assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "runs").exists()
 
 
 def test_bad_output_name_fails_before_any_work(tmp_path: Path, capsys) -> None:
