@@ -1,4 +1,4 @@
-"""``python -m style_transfer {stylize,styles}``: neural style transfer from the command line."""
+"""Neural style transfer from the command line: python -m style_transfer COMMAND --help."""
 
 from __future__ import annotations
 
