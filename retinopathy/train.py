@@ -50,9 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="dataset folder or CSV (default: the built-in synthetic sample set)",
     )
     data.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    data.add_argument(
-        "--image-size", type=int, help="input side in px (512; 96 on the sample set)"
-    )
+    data.add_argument("--image-size", type=int, help="input side in px (512; 96 on the sample set)")
     data.add_argument("--mode", choices=MODES, default="crop", help="preprocessing (crop)")
     data.add_argument("--cache", type=Path, help=f"cache folder (default {default_cache_dir()})")
     data.add_argument("--storage", choices=STORAGES, default="npy", help=argparse.SUPPRESS)
