@@ -89,6 +89,7 @@ class UpsampleConvLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv2d = nn.Conv2d(in_channels, out_channels, 3)
+        self.frozen_kernel: torch.Tensor | None = None  # set for export: a constant in the graph
 
     def transposed_kernel(self) -> torch.Tensor:
         """(in, out, 4, 4) kernel of the equivalent stride-2 transposed convolution."""
@@ -98,7 +99,11 @@ class UpsampleConvLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
         return F.conv_transpose2d(
-            padded, self.transposed_kernel(), self.conv2d.bias, stride=2, padding=3
+            padded,
+            self.transposed_kernel() if self.frozen_kernel is None else self.frozen_kernel,
+            self.conv2d.bias,
+            stride=2,
+            padding=3,
         )
 
 
@@ -120,7 +125,7 @@ class InstanceNorm(nn.InstanceNorm2d):
         if self.shared_stats is not None:
             mean, var = self.shared_stats
         elif self.record:
-            var, mean = torch.var_mean(x[:1].float(), dim=(0, 2, 3), unbiased=False)
+            var, mean = torch.var_mean(x.float(), dim=(0, 2, 3), unbiased=False)
             self.recorded = (mean, var)
         elif x.is_contiguous() or x.shape[0] == 0:
             return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
