@@ -253,7 +253,7 @@ def _to_batch(image: ImageLike, device: torch.device) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 uint8 RGB array, got {image.dtype} {image.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float() / 255
+        x = torch.tensor(image, device=device).permute(2, 0, 1).float() / 255
     elif isinstance(image, torch.Tensor) and image.ndim == 3 and image.shape[0] == 3:
         x = image.to(device=device, dtype=torch.float32)
     else:
