@@ -301,9 +301,26 @@ def stylize_images(
 ) -> list[ImageLike]:
     """Stylise ``images`` (arrays or tensors, any sizes), same-size ones ``batch_size`` at a time.
 
-    Returns the results in input order, each of its input's size and type.
+    Returns the results in input order, each of its input's size and type. The model runs in
+    eval mode and channels_last (it stays channels_last; a training model gets its mode back).
     """
+    training = model.training
     model = to_inference(model, _device_of(model))
+    try:
+        return _stylize_images(model, images, batch_size, tile, overlap, budget, progress)
+    finally:
+        model.train(training)
+
+
+def _stylize_images(
+    model: nn.Module,
+    images: Sequence[ImageLike],
+    batch_size: int,
+    tile: int | None,
+    overlap: int,
+    budget: int | None,
+    progress: bool,
+) -> list[ImageLike]:
     device = _device_of(model)
     results: list[ImageLike | None] = [None] * len(images)
     by_size: dict[tuple[int, ...], list[int]] = {}

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from shared.cli import UserError
 from style_transfer.stylize import stylize_images
-from style_transfer.temporal import Motion, Stabilizer, motion_between, warping_error
+from style_transfer.temporal import TemporalFilter
 
 CODECS = ("auto", "h264", "mp4v")
 PYAV_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
@@ -91,24 +91,20 @@ def probe(path: str | Path) -> VideoInfo:
         raise UserError(f"video not found: {path}")
     capture = cv2.VideoCapture(str(path))
     try:
-        if not capture.isOpened():
+        ok, frame = capture.read() if capture.isOpened() else (False, None)
+        if not ok or frame is None:
+            if capture.isOpened() or _container_without_frames(path):
+                raise UserError(f"video {path} has no frames")
             raise UserError(
                 f"cannot open video {path}: not a video, or a format OpenCV cannot read"
             )
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            raise UserError(f"video {path} has no frames")
         height, width = frame.shape[:2]
         cv_fps = capture.get(cv2.CAP_PROP_FPS)
         cv_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     finally:
         capture.release()
-    fps, frames, audio, start = _probe_pyav(path) or (
-        _fraction(cv_fps),
-        max(0, cv_frames),
-        None,
-        0.0,
-    )
+    opencv_says = (_fraction(cv_fps), max(0, cv_frames), None, 0.0)
+    fps, frames, audio, start = _probe_pyav(path) or opencv_says
     if fps <= 0:
         raise UserError(f"video {path} has no usable frame rate")
     return VideoInfo(width, height, fps, frames, audio, start)
@@ -357,50 +353,14 @@ def _read_frames(src: Path, out: queue.Queue, stop: threading.Event) -> None:
         _put(out, _END, stop)
 
 
-@dataclass
-class _Flicker:
-    """Running means of the warping error, of the output and of the input."""
-
-    output: float = 0.0
-    input: float = 0.0
-    pairs: int = 0
-
-    def add(
-        self,
-        out_t: np.ndarray,
-        out_prev: np.ndarray,
-        in_t: np.ndarray,
-        in_prev: np.ndarray,
-        motion: Motion,
-    ) -> None:
-        self.output += warping_error(out_t, out_prev, motion)
-        self.input += warping_error(in_t, in_prev, motion)
-        self.pairs += 1
-
-    def means(self) -> tuple[float, float]:
-        n = max(1, self.pairs)
-        return self.output / n, self.input / n
-
-
 def _write_frames(
-    batches: queue.Queue,
-    stop: threading.Event,
-    writer: Any,
-    stabilize: float,
-    bar: tqdm,
-    flicker: _Flicker,
+    batches: queue.Queue, stop: threading.Event, writer: Any, temporal: TemporalFilter, bar: tqdm
 ) -> None:
-    steady = Stabilizer(stabilize)
-    previous_in = previous_out = None
     index = 0
     while (batch := _get(batches, stop)) is not _END:
         for frame_in, frame_out in batch:
-            motion = motion_between(previous_in, frame_in) if previous_in is not None else None
-            frame_out = steady(frame_out, previous_in, frame_in, motion)
-            if motion is not None:
-                flicker.add(frame_out, previous_out, frame_in, previous_in, motion)
-            writer.write(frame_out, index)
-            previous_in, previous_out, index = frame_in, frame_out, index + 1
+            writer.write(temporal(frame_in, frame_out), index)
+            index += 1
             bar.update(1)
     if not stop.is_set():
         writer.close()
@@ -432,20 +392,21 @@ def stylize_video(
     start = time.perf_counter()
     try:
         writer = _open_writer(codec, tmp, info, src)
-        frames, flicker = _run_pipeline(model, src, info, writer, batch_size, stabilize, progress)
+        temporal = TemporalFilter(stabilize)
+        frames = _run_pipeline(model, src, info, writer, batch_size, temporal, progress)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
     notes = []
     if info.frames and frames != info.frames:
         notes.append(f"decoded {frames} of the {info.frames} frames the container lists")
-    out_error, in_error = flicker.means()
+    out_error, in_error = temporal.warping_errors()
     return VideoReport(
         frames=frames,
         width=info.width,
         height=info.height,
         fps=info.fps,
-        codec="h264" if isinstance(writer, _PyAVWriter) else "mp4v",
+        codec=codec,
         audio=writer.audio_note,
         warping_error=out_error,
         input_warping_error=in_error,
@@ -475,18 +436,15 @@ def _run_pipeline(
     info: VideoInfo,
     writer: Any,
     batch_size: int,
-    stabilize: float,
+    temporal: TemporalFilter,
     progress: bool,
-) -> tuple[int, _Flicker]:
+) -> int:
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
     styled: queue.Queue = queue.Queue(maxsize=2)
     bar = tqdm(total=info.frames or None, unit="frame", desc="stylise video", disable=not progress)
-    flicker = _Flicker()
     reader = _Worker(lambda: _read_frames(src, decoded, stop), "video-reader")
-    sink = _Worker(
-        lambda: _write_frames(styled, stop, writer, stabilize, bar, flicker), "video-writer"
-    )
+    sink = _Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
     reader.start()
     sink.start()
     frames = 0
@@ -509,7 +467,7 @@ def _run_pipeline(
         stop.set()
         reader.join()
         bar.close()
-    return frames, flicker
+    return frames
 
 
 def _put_checked(q: queue.Queue, item: Any, consumer: _Worker) -> None:
