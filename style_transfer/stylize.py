@@ -203,10 +203,18 @@ def stylize_tiled(
         raise ValueError(
             f"tile ({tile}) and overlap ({overlap}) must be multiples of 4, tile > overlap"
         )
+    with torch.inference_mode():
+        return _stylize_tiled(
+            model, x, tile, overlap, budget or memory_budget(x.device), share_statistics
+        )
+
+
+def _stylize_tiled(
+    model: nn.Module, x: torch.Tensor, tile: int, overlap: int, budget: int, share: bool
+) -> torch.Tensor:
     h, w = x.shape[-2:]
     x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")  # as the network pads a whole image
-    budget = budget or memory_budget(x.device)
-    stats = _whole_image_statistics(model, x, budget) if share_statistics else None
+    stats = _whole_image_statistics(model, x, budget) if share else None
     tiles = plan_tiles(x.shape[-2], x.shape[-1], tile, overlap)
     per_batch = max(1, budget // (bytes_per_pixel(model) * tile * tile))
     out = torch.zeros(3, *x.shape[-2:], device=x.device)

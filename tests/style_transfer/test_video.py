@@ -269,3 +269,21 @@ def test_exact_frame_rate_from_opencv_float() -> None:
     assert video_mod._fraction(29.97002997002997) == Fraction(30000, 1001)
     assert video_mod._fraction(23.976023976023978) == Fraction(24000, 1001)
     assert video_mod._fraction(25.0) == 25
+
+
+def test_flow_follows_a_known_shift_and_flags_what_came_into_view() -> None:
+    picture = photo("astronaut")
+    previous = np.ascontiguousarray(picture[100:260, 100:300])
+    current = np.ascontiguousarray(picture[103:263, 105:305])  # camera moved 5 right, 3 down
+    motion = motion_between(previous, current)
+    h, w = current.shape[:2]
+    dx = motion.map_x - np.arange(w)[None, :]
+    dy = motion.map_y - np.arange(h)[:, None]
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.median(dx[inner]) == pytest.approx(5, abs=0.2)
+    assert np.median(dy[inner]) == pytest.approx(3, abs=0.2)
+    assert motion.valid[inner].mean() > 0.95
+    assert motion.valid[:, -3:].mean() < 0.5  # columns the camera uncovered: no source in t-1
+    assert warping_error(current, previous, motion) < 0.1 * warping_error(
+        current, previous, motion_between(current, current)
+    )
