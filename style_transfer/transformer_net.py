@@ -9,7 +9,9 @@
 Layers as in the paper's supplementary material and pytorch/examples (parameter names kept, so
 weights move between the two): three reflection-padded convolutions (9x9, then two stride-2 3x3)
 with instance normalisation, five residual blocks, two nearest x2 upsampling + 3x3 convolutions
-(no transposed convolution: it leaves checkerboard artefacts), a final 9x9 convolution.
+(not learned transposed convolutions, which leave checkerboard artefacts), a final 9x9
+convolution. The upsampling layers compute exactly that function, but faster, as a transposed
+convolution whose kernel is derived from the 3x3 weights (:class:`UpsampleConvLayer`).
 
 Two choices of our own:
 - The input is reflection-padded to a multiple of 4 and the output cropped back, so any size comes
@@ -211,8 +213,9 @@ class TransformerNet(nn.Module):
 
 
 def to_inference(model: nn.Module, device: torch.device | str) -> nn.Module:
-    """Eval mode on ``device`` in channels_last: 1.6x faster on CPU at 512 px (oneDNN), and the
-    layout tensor cores want on CUDA. Inputs are converted by :func:`channels_last`."""
+    """Eval mode on ``device``, channels_last: 1.5x faster than NCHW on CPU at 512-1024 px
+    (oneDNN; ``labs/bench_johnson.py``), and the layout tensor cores want on CUDA. Inputs go
+    through :func:`channels_last`."""
     return model.eval().to(device=device, memory_format=torch.channels_last)
 
 

@@ -68,7 +68,8 @@ class VideoReport:
     audio: str
     warping_error: float  # output, Lai et al. 2018 (mean over frame pairs)
     input_warping_error: float  # the input's own: what the flow leaves on real footage
-    seconds: float
+    seconds: float  # wall time, opening the file to renaming the output
+    network_seconds: float  # of which the calling thread spent running the network
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -77,7 +78,8 @@ class VideoReport:
             f"{self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3f} fps "
             f"({self.fps}), {self.codec}, audio: {self.audio}; warping error "
             f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}); "
-            f"{rate:.2f} frames/s"
+            f"{rate:.2f} frames/s ({self.network_seconds / self.seconds:.0%} of the time in the "
+            f"network)"
         )
 
 
@@ -393,7 +395,9 @@ def stylize_video(
     try:
         writer = _open_writer(codec, tmp, info, src)
         temporal = TemporalFilter(stabilize)
-        frames = _run_pipeline(model, src, info, writer, batch_size, temporal, progress)
+        frames, network_seconds = _run_pipeline(
+            model, src, info, writer, batch_size, temporal, progress
+        )
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -411,6 +415,7 @@ def stylize_video(
         warping_error=out_error,
         input_warping_error=in_error,
         seconds=time.perf_counter() - start,
+        network_seconds=network_seconds,
         notes=notes,
     )
 
@@ -438,7 +443,8 @@ def _run_pipeline(
     batch_size: int,
     temporal: TemporalFilter,
     progress: bool,
-) -> int:
+) -> tuple[int, float]:
+    """Frames written, and seconds the calling thread spent in the network."""
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
     styled: queue.Queue = queue.Queue(maxsize=2)
@@ -447,10 +453,12 @@ def _run_pipeline(
     sink = _Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
     reader.start()
     sink.start()
-    frames = 0
+    frames, network = 0, 0.0
     try:
         for batch in _batches(decoded, stop, reader, batch_size):
+            start = time.perf_counter()
             outputs = stylize_images(model, batch, batch_size=len(batch))
+            network += time.perf_counter() - start
             _put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
             frames += len(batch)
         _put_checked(styled, _END, sink)
@@ -467,7 +475,7 @@ def _run_pipeline(
         stop.set()
         reader.join()
         bar.close()
-    return frames
+    return frames, network
 
 
 def _put_checked(q: queue.Queue, item: Any, consumer: _Worker) -> None:
