@@ -20,6 +20,7 @@ from torch import nn
 
 from shared.cli import main
 from style_transfer import video as video_mod
+from style_transfer import video_io
 from style_transfer.stylize import stylize_images
 from style_transfer.temporal import motion_between, warping_error
 from style_transfer.transformer_net import NetConfig, TransformerNet, save_model
@@ -31,14 +32,19 @@ TINY = NetConfig(widths=(4, 8, 16), residual_blocks=1)  # plumbing tests: any ne
 
 
 def make_pan(
-    path: Path, width: int = 161, height: int = 121, audio: bool = False, frames: int = FRAMES
+    path: Path,
+    width: int = 161,
+    height: int = 121,
+    audio: str | None = None,
+    frames: int = FRAMES,
 ) -> Path:
-    """A camera pan across a real photo (2 px down, 3 px right per frame), H.264 4:4:4."""
+    """A camera pan across a real photo (2 px down, 3 px right per frame), H.264 4:4:4,
+    with a 440 Hz tone in the ``audio`` codec if given."""
     picture = photo("astronaut")
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=RATE, options={"crf": "10"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-        tone = out.add_stream("aac", rate=44100) if audio else None
+        tone = out.add_stream(audio, rate=44100) if audio else None
         for i in range(frames):
             crop = picture[60 + 2 * i : 60 + 2 * i + height, 120 + 3 * i : 120 + 3 * i + width]
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(crop), "rgb24")))
@@ -61,7 +67,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clip_with_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_pan(tmp_path_factory.mktemp("clips") / "pan_audio.mp4", audio=True)
+    return make_pan(tmp_path_factory.mktemp("clips") / "pan_audio.mp4", audio="aac")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +122,15 @@ def test_cli_keeps_fps_size_frame_count_and_audio(clip_with_audio, model_file, t
     assert (codec, sample_rate) == ("aac", 44100)
     assert seconds == pytest.approx(audio_track(clip_with_audio)[2], abs=0.03)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_audio_mp4_cannot_carry_is_transcoded_to_aac(tmp_path) -> None:
+    source = make_pan(tmp_path / "pcm.mov", audio="pcm_s16le", frames=8)
+    report = video_mod.stylize_video(DropBlue(), source, tmp_path / "o.mp4", progress=False)
+    assert report.audio == "pcm_s16le transcoded to aac"
+    codec, sample_rate, seconds = audio_track(tmp_path / "o.mp4")
+    assert (codec, sample_rate) == ("aac", 44100)
+    assert seconds == pytest.approx(audio_track(source)[2], abs=0.05)
 
 
 class DropBlue(nn.Module):
@@ -184,7 +199,7 @@ def test_stabilised_video_flickers_less_without_smearing(tmp_path) -> None:
 
 
 def test_mp4v_fallback_keeps_count_and_size_and_warns_about_audio(tmp_path) -> None:
-    even = make_pan(tmp_path / "even.mp4", width=160, height=120, audio=True)
+    even = make_pan(tmp_path / "even.mp4", width=160, height=120, audio="aac")
     with pytest.warns(UserWarning) as caught:
         report = video_mod.stylize_video(
             DropBlue(), even, tmp_path / "o.mp4", codec="mp4v", progress=False
@@ -269,9 +284,9 @@ def test_failure_midway_leaves_no_half_written_file(clip, tmp_path) -> None:
 
 
 def test_exact_frame_rate_from_opencv_float() -> None:
-    assert video_mod._fraction(29.97002997002997) == Fraction(30000, 1001)
-    assert video_mod._fraction(23.976023976023978) == Fraction(24000, 1001)
-    assert video_mod._fraction(25.0) == 25
+    assert video_io._fraction(29.97002997002997) == Fraction(30000, 1001)
+    assert video_io._fraction(23.976023976023978) == Fraction(24000, 1001)
+    assert video_io._fraction(25.0) == 25
 
 
 def test_flow_follows_a_known_shift_and_flags_what_came_into_view() -> None:
