@@ -655,7 +655,9 @@ class Trainer:
             bar.update()
             if not bar.disable and i % 10 == 0:
                 rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(loss=f"{logs['loss']:.4f}", samples_s=f"{rate:.0f}", refresh=False)
+                # every value the step logs (content/style losses, accuracy...), not just the loss
+                shown = {k: f"{v:.4g}" for k, v in logs.items()}
+                bar.set_postfix(**shown, samples_s=f"{rate:.3g}", refresh=False)
         bar.close()
         return self._meters.averages()
 

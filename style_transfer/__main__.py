@@ -9,6 +9,8 @@ from shared.cli import main
 COMMANDS = {
     "stylize": "style_transfer.cli.stylize",
     "styles": "style_transfer.cli.styles",
+    "train": "style_transfer.cli.train",
+    "video": "style_transfer.cli.video",
 }
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     from style_transfer.features import build_loss_network
     net = build_loss_network("vgg19", pretrained="no", layers=["relu1_1", "relu4_2"])
     feats = net(image)            # image (N, 3, H, W) in [0, 1] -> {"relu1_1": ..., "relu4_2": ...}
+    net(image, layers=["relu1_1"])  # only the stack up to relu1_1 runs
 
 VGG layers are named as in the paper (``conv1_1``, ``relu1_1``, ``pool1``, ...), AlexNet's
 ``conv1`` ... ``pool5``, EfficientNet-Lite0's ``stem``, ``block0`` ... ``block15``. The stack is cut
@@ -238,15 +239,28 @@ class LossNetwork(nn.Module):
         # Always eval: batch-norm statistics must stay the ImageNet ones.
         return super().train(False)
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, layers: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Features at ``layers`` (a subset of ``outputs``; default all of them).
+
+        The stack stops after the deepest layer asked for: a feed-forward network's content
+        target needs only a shallow layer, and running the rest would be wasted work.
+        """
+        wanted = set(self.outputs if layers is None else layers)
+        if not wanted <= set(self.outputs):
+            extra = ", ".join(sorted(wanted - set(self.outputs)))
+            raise ValueError(f"layer(s) {extra} not among this network's outputs {self.outputs}")
         x = (image - self.mean) / self.std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         feats = {}
         for name, module in self.body.named_children():
             x = module(x)
-            if name in self.outputs:
+            if name in wanted:
                 feats[name] = x
+                if len(feats) == len(wanted):
+                    break
         return feats
 
     def min_side(self) -> int:

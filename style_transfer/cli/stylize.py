@@ -1,6 +1,7 @@
-"""Stylise a photo with a named style (optimisation-based, Gatys et al.).
+"""Stylise a photo with a named style: a trained network (Johnson) or optimisation (Gatys).
 
-    make stylize STYLE=starry               # bundled photo and style, minutes on a CPU
+    make stylize STYLE=starry               # bundled photo and style: trained network, seconds
+    make stylize STYLE=starry METHOD=gatys  # optimise the image instead: minutes on a CPU
     python -m style_transfer stylize --style starry --content astronaut --size 512
     python -m style_transfer stylize --style monet --style-image monet.jpg --content me.jpg \
         --out me.png
@@ -8,8 +9,10 @@
         --style-weights 0.7,0.3
     python -m style_transfer stylize --style wave --scales 256,512,1024 --preserve-color
 
---method auto uses a trained feed-forward (Johnson) model when the style has one
-(style_transfer/styles/models/<style>.safetensors), else optimises the image (Gatys).
+--method auto uses a trained feed-forward (Johnson) model when the style has one (the user's
+trained styles first, then style_transfer/styles/models/), else optimises the image (Gatys).
+A network keeps the photo's size (--size caps it) and takes a folder or several photos too
+(--content photos/ or --content a.jpg,b.jpg).
 Writes the image, a loss plot and a side-by-side sheet (content, style, result): next to --out
 (<name>-loss.png, <name>-sheet.png, <name>-config.json), or in a new run folder
 runs/style_transfer/<timestamp>-<style>/ (stylized.png, plots/loss.png, plots/sheet.png,
@@ -19,7 +22,6 @@ config.json). Nothing is written when the run fails.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 from dataclasses import asdict
@@ -287,14 +289,10 @@ def loss_network(
 
 
 def run_johnson(args: argparse.Namespace, style: Style) -> int:
-    """Hand over to feed-forward inference (``style_transfer.stylize.run_cli(args, style)``)."""
-    try:
-        johnson = importlib.import_module("style_transfer.stylize")
-    except ModuleNotFoundError:
-        raise UserError(
-            "feed-forward inference (style_transfer.stylize) is not available; use --method gatys"
-        ) from None
-    return johnson.run_cli(args, style)
+    """Hand over to feed-forward inference (``style_transfer.johnson_cli.run_cli``)."""
+    from style_transfer.johnson_cli import run_cli  # Gatys runs never load its modules
+
+    return run_cli(args, style)
 
 
 def save_outputs(

@@ -6,11 +6,16 @@
     get_style("monet", image="monet.jpg")       # any image under a name of your choosing
 
 The bundled images are procedural studies painted by ``python -m style_transfer.styles.paint``.
-A trained feed-forward model for a style lives at ``styles/models/<name>.safetensors``.
+Trained feed-forward models are ``<name>.safetensors`` files in two places, looked up in this
+order: the user's styles (``$XDG_DATA_HOME/visionlab/styles``, by default
+``~/.local/share/visionlab/styles``), where ``make train-style`` registers what it trains, with
+a copy of the style image as ``<name>.jpg``; then the models shipped in ``styles/models/``.
+A style trained under a new name is then known by that name alone: ``make stylize STYLE=monet``.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,30 +31,50 @@ BUNDLED: dict[str, str] = {
 }
 
 
+def user_style_dir() -> Path:
+    """Where trained styles are registered: ``$XDG_DATA_HOME/visionlab/styles``."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "visionlab" / "styles"
+
+
 @dataclass(frozen=True)
 class Style:
-    """One named style: the image its statistics come from, and where its trained model goes."""
+    """One named style: the image its statistics come from, and its trained model if any.
+
+    ``model_dir`` pins the one folder to look in; by default the user's styles come first,
+    then the shipped models.
+    """
 
     name: str
     image_path: Path
     description: str = ""
-    model_dir: Path = MODEL_DIR
+    model_dir: Path | None = None
 
     @property
     def model_path(self) -> Path:
-        return self.model_dir / f"{self.name}.safetensors"
+        """The first existing ``<name>.safetensors``, else where training would register it."""
+        dirs = [self.model_dir] if self.model_dir else [user_style_dir(), MODEL_DIR]
+        paths = [d / f"{self.name}.safetensors" for d in dirs]
+        return next((p for p in paths if p.is_file()), paths[0])
 
     @property
     def has_model(self) -> bool:
         return self.model_path.is_file()
 
 
+def trained_styles() -> list[str]:
+    """Names registered by training in the user's folder, other than the bundled ones."""
+    folder = user_style_dir()
+    found = sorted(p.stem for p in folder.glob("*.safetensors")) if folder.is_dir() else []
+    return [n for n in found if n not in BUNDLED and (folder / f"{n}.jpg").is_file()]
+
+
 def list_styles() -> list[str]:
-    return list(BUNDLED)
+    return [*BUNDLED, *trained_styles()]
 
 
 def get_style(name: str, image: str | Path | None = None) -> Style:
-    """The bundled style ``name``, or ``image`` used under ``name`` when given.
+    """The bundled style ``name``, a style trained under ``name``, or ``image`` under ``name``.
 
     Raises :class:`UserError` for an unknown name without an image, listing the valid ones.
     """
@@ -57,9 +82,13 @@ def get_style(name: str, image: str | Path | None = None) -> Style:
         raise UserError(f"bad style name {name!r}: use a short name like 'starry'")
     if image is not None:
         return Style(name, Path(image), f"{name} (from {image})")
-    if name not in BUNDLED:
-        raise UserError(
-            f"unknown style {name!r}; bundled styles: {', '.join(list_styles())} "
-            "(or give STYLE_IMAGE=path to use any image under that name)"
-        )
-    return Style(name, STYLE_DIR / f"{name}.jpg", BUNDLED[name])
+    if name in BUNDLED:
+        return Style(name, STYLE_DIR / f"{name}.jpg", BUNDLED[name])
+    trained = trained_styles()
+    if name in trained:
+        return Style(name, user_style_dir() / f"{name}.jpg", f"{name} (trained)")
+    mine = f"; trained: {', '.join(trained)}" if trained else ""
+    raise UserError(
+        f"unknown style {name!r}; bundled styles: {', '.join(BUNDLED)}{mine} "
+        "(or give STYLE_IMAGE=path to use any image under that name)"
+    )

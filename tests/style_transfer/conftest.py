@@ -29,6 +29,12 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_styles(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """No test sees or registers models among the user's own trained styles."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data")))
+
+
 @pytest.fixture(scope="session")
 def classifiers() -> dict[str, nn.Module]:
     """Backbone name -> classifier, created on first use and shared by every test."""

@@ -1,0 +1,142 @@
+"""Photos to train a feed-forward style network on: a folder of images, or a demo set.
+
+    from style_transfer.training_data import PhotoFolder, DemoPhotos, list_photos
+    data = PhotoFolder(list_photos("~/coco/train2017"), size=256)   # (3, 256, 256) in [0, 1]
+    data = DemoPhotos(n=2000, size=256)                              # no download needed
+
+A folder's photos (searched recursively, in sorted order) are resized so the shorter side is
+``size`` and centre-cropped to a square, as in Johnson et al. The order they are trained in is
+the engine's: shuffled, differently every epoch (pytorch/examples' loader never shuffles).
+
+The demo set is made on the fly from scikit-image's photos (astronaut, coffee, chelsea, rocket, a
+motorcycle, the Hubble deep field, and grey textures and scenes): item ``i`` is a random square
+crop (a third of the photo to all of it) and flip drawn from a generator seeded with
+``(seed, i)``, so it is the same item in every process and every epoch, whatever the order.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from shared.cli import UserError
+from style_transfer.stylize import IMAGE_SUFFIXES
+
+
+def list_photos(root: str | Path) -> list[Path]:
+    """Every image under ``root`` (recursively), sorted; a one-line error when there is none."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserError(f"DATA={root} is not a folder of images")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {root}")
+    return paths
+
+
+def square_transform(size: int) -> v2.Compose:
+    """PIL image -> (3, size, size) float in [0, 1]: shorter side to ``size``, centre crop."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(size, antialias=True),
+            v2.CenterCrop(size),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
+
+
+class PhotoFolder(Dataset):
+    """Image files as square training crops. An unreadable file is replaced by the next one
+    (with a warning): one bad JPEG should not end hours of training."""
+
+    def __init__(self, paths: list[Path], size: int) -> None:
+        if not paths:
+            raise UserError("no training images")
+        self.paths, self.size = list(paths), size
+        self.transform = square_transform(size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        for k in range(min(len(self.paths), 16)):
+            path = self.paths[(index + k) % len(self.paths)]
+            try:
+                return self.transform(self._open(path))
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
+        raise UserError(f"16 unreadable images in a row from {self.paths[index]}: check DATA")
+
+    def _open(self, path: Path) -> Image.Image:
+        with Image.open(path) as img:
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers the crop: a COCO
+            # photo then costs a fraction of a full decode.
+            img.draft("RGB", (self.size, self.size))
+            return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def _skimage_photo(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from skimage import data
+
+        image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        return np.ascontiguousarray(image[..., :3])
+
+    return load
+
+
+DEMO_SOURCES: dict[str, Callable[[], np.ndarray]] = {
+    name: _skimage_photo(name)
+    for name in (
+        "astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble_deep_field",
+        "camera", "brick", "grass", "gravel",
+    )
+}  # fmt: skip
+
+
+@functools.cache
+def demo_photo(name: str) -> torch.Tensor:
+    """A source photo as (3, H, W) uint8, decoded once per process."""
+    return torch.from_numpy(DEMO_SOURCES[name]()).permute(2, 0, 1).contiguous()
+
+
+class DemoPhotos(Dataset):
+    """``n`` square crops of scikit-image's photos, each fixed by ``(seed, index)``."""
+
+    MIN_CROP = 1 / 3  # of the photo's shorter side
+
+    def __init__(self, n: int = 2000, size: int = 256, seed: int = 0) -> None:
+        if n < 1:
+            raise UserError(f"the demo set needs at least 1 image, not {n}")
+        self.n, self.size, self.seed = n, size, seed
+        self.names = list(DEMO_SOURCES)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        # Its own generator, seeded by the index: the item does not depend on the order or the
+        # process it is loaded in, and loading it leaves the global generators alone.
+        rng = np.random.default_rng([self.seed, index])
+        photo = demo_photo(self.names[index % len(self.names)])
+        h, w = photo.shape[-2:]
+        side = int(min(h, w) * rng.uniform(self.MIN_CROP, 1.0))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = photo[:, top : top + side, left : left + side]
+        if rng.random() < 0.5:
+            crop = crop.flip(-1)
+        crop = v2.functional.resize(crop, [self.size, self.size], antialias=True)
+        return crop.float() / 255
