@@ -20,21 +20,19 @@ from pathlib import Path
 
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, describe, pick_device
+from style_transfer.styles import get_style
 from style_transfer.transformer_net import load_model
 from style_transfer.video import CODECS, check_request, probe, stylize_video
 
-# Trained models live here under the style's name. Resolving --style NAME goes through this one
-# function, so that the style registry (style_transfer/styles) can take it over in one place.
-MODELS_DIR = Path(__file__).resolve().parents[1] / "styles" / "models"
-
 
 def model_for(style: str | None, model: Path | None) -> Path:
-    """The model file for ``--model PATH`` or ``--style NAME``."""
+    """The model file for ``--model PATH`` or ``--style NAME`` (the style registry's lookup:
+    the user's trained styles first, then the shipped models)."""
     if model is not None:
         return model
     if not style:
         raise UserError("say which style: --style NAME or --model PATH")
-    path = MODELS_DIR / f"{style}.safetensors"
+    path = get_style(style).model_path
     if not path.is_file():
         raise UserError(
             f"no trained model for style {style!r} ({path} is missing): "
