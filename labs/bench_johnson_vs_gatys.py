@@ -2,6 +2,7 @@
 Johnson et al.'s Table I, measured here.
 
     make bench ARGS=johnson_vs_gatys       # python -m labs.bench johnson_vs_gatys
+    python -m labs.bench_johnson_vs_gatys --sizes 256 --iters 600   # a longer Gatys run
 
 For each size (the photo's longer side; 256 and 512 px, as in Table I):
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 
@@ -167,13 +169,25 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m labs.bench_johnson_vs_gatys",
+        description="Johnson's single pass against Gatys run to convergence, same photo.",
+    )
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="longer sides, px")
+    p.add_argument("--iters", type=int, help="Gatys iterations (default: the stylize command's)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``make bench`` calls this with no arguments: the default sizes and iterations."""
+    args = parse_args(argv or [])
     threads = torch.get_num_threads()
     # One count for both methods: the one the stylize command itself would pick now.
     torch.set_num_threads(auto_threads())
     load_before = os.getloadavg()
     try:
-        rows, info = measure(progress=None)
+        rows, info = measure(tuple(args.sizes), iters=args.iters, progress=None)
     finally:
         torch.set_num_threads(threads)
     load_after = os.getloadavg()
@@ -196,4 +210,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

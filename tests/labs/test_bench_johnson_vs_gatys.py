@@ -50,3 +50,11 @@ def test_measure_rows_and_ratios():
     table = bench.format_table(rows).splitlines()
     assert len(table) == 2 + len(rows)
     assert table[2].startswith(f"| {rows[0].width}x{rows[0].height} | 3 |")
+
+
+def test_bench_suite_call_uses_the_default_sizes_and_iterations():
+    # labs.bench calls main() with no arguments, whatever its own command line holds.
+    args = bench.parse_args([])
+    assert (tuple(args.sizes), args.iters) == (bench.SIZES, None)
+    args = bench.parse_args(["--sizes", "256", "--iters", "600"])
+    assert (args.sizes, args.iters) == ([256], 600)
