@@ -233,7 +233,7 @@ def _corrupt_model(tmp: Path, model_file: Path) -> Path:
         ("not_a_video", "cannot open video"),
         ("no_frames", "has no frames"),
         ("corrupt_model", "not a readable model file"),
-        ("unknown_style", "no trained model for style 'nosuch'"),
+        ("unknown_style", "unknown style 'nosuch'"),
         ("bad_strength", "strength must be in"),
     ],
 )
