@@ -190,6 +190,7 @@ def new_training(
     style = get_style(settings.style, image=style_image)
     image = read_image(style.image_path)
     data = training_photos(settings)
+    data[0]  # a folder of unreadable files fails here, before the run folder exists
     try:
         settings.backbone = resolve_loss_backbone(settings.backbone)
     except ValueError as exc:

@@ -68,13 +68,14 @@ class PhotoFolder(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        for k in range(min(len(self.paths), 16)):
+        tries = min(len(self.paths), 16)
+        for k in range(tries):
             path = self.paths[(index + k) % len(self.paths)]
             try:
                 return self.transform(self._open(path))
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
-        raise UserError(f"16 unreadable images in a row from {self.paths[index]}: check DATA")
+        raise UserError(f"{tries} unreadable images in a row from {self.paths[index]}: check DATA")
 
     def _open(self, path: Path) -> Image.Image:
         with Image.open(path) as img:

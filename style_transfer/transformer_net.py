@@ -330,5 +330,5 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     for k in sorted(tensors):
         v = tensors[k]
         h.update(f"{k}:{v.dtype}:{tuple(v.shape)};".encode())
-        h.update(v.contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-d too
     return h.hexdigest()

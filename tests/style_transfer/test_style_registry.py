@@ -17,7 +17,7 @@ from style_transfer.imageio import (
     resize_max_side,
     save_image,
 )
-from style_transfer.styles import MODEL_DIR, STYLE_DIR, get_style, list_styles
+from style_transfer.styles import MODEL_DIR, STYLE_DIR, get_style, list_styles, user_style_dir
 from style_transfer.styles.paint import PAINTERS
 
 
@@ -41,14 +41,19 @@ def test_unknown_style_lists_the_valid_ones() -> None:
 def test_any_image_under_a_name(tmp_path: Path) -> None:
     style = get_style("monet", image=tmp_path / "monet.jpg")
     assert style.image_path == tmp_path / "monet.jpg"
-    assert style.model_path == MODEL_DIR / "monet.safetensors"
+    # no model yet: where training registers it
+    assert style.model_path == user_style_dir() / "monet.safetensors"
     with pytest.raises(UserError, match="bad style name"):
         get_style("../etc", image=tmp_path / "x.jpg")
 
 
 def test_model_path_existence_decides_has_model(tmp_path: Path) -> None:
     style = get_style("starry")
-    assert style.model_path == MODEL_DIR / "starry.safetensors"
+    shipped, mine = MODEL_DIR / "starry.safetensors", user_style_dir() / "starry.safetensors"
+    assert style.model_path == (shipped if shipped.is_file() else mine)
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"")
+    assert style.model_path == mine  # the user's own model comes first
     from dataclasses import replace
 
     local = replace(style, model_dir=tmp_path)
