@@ -128,6 +128,7 @@ def test_training_lowers_the_loss_and_stylises_an_unseen_photo(tmp_path, photos_
     settings = JohnsonSettings(
         "mine", data=str(photos_dir), image_size=32, style_size=48,
         backbone="efficientnet_lite0", widths=WIDTHS, residual_blocks=BLOCKS, preview_every=0,
+        style_weight=10.0,  # style-dominated, so the drop is large and quick to see
     )  # fmt: skip
     train = TrainConfig(
         epochs=16, batch_size=2, optimizer="adam", lr=1e-2, monitor="train_loss", plots=False
