@@ -18,7 +18,8 @@ from style_transfer.cli import stylize as cli_stylize
 from style_transfer.styles import Style
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--size", "48", "--iters", "2", "--backbone", "efficientnet_lite0"]
+# Gatys settings; the bundled styles ship Johnson models, which METHOD=auto would pick
+TINY = ["--size", "48", "--iters", "2", "--backbone", "efficientnet_lite0", "--method", "gatys"]
 
 
 def run_cli(*argv: str) -> int:
@@ -101,7 +102,10 @@ BAD_INPUT = {
     "unreadable style image": (["--style", "x", "--style-image", "{garbage}"], "cannot read"),
     "size too small": (["--size", "8"], "too small"),
     "non-finite loss": (["--style-weight", "1e39"], "non-finite"),
-    "johnson without a model": (["--method", "johnson"], "make train-style STYLE=starry"),
+    "johnson without a model": (
+        ["--style", "mine", "--style-image", "{good}", "--method", "johnson"],
+        "make train-style STYLE=mine",
+    ),
     "blend weights mismatch": (["--style-weights", "0.5,0.5"], "style-weights"),
     "size and scales": (["--scales", "32,48"], "not both"),
     "negative weight": (["--tv-weight", "-1"], "tv_weight"),
@@ -116,7 +120,9 @@ def test_bad_input_is_one_line_and_writes_nothing(
     monkeypatch.chdir(tmp_path)  # a default run folder would appear under ./runs
     extra, message = BAD_INPUT[case]
     garbage = _write_garbage(tmp_path / "garbage.png")
-    extra = [a.format(tmp=tmp_path, garbage=garbage) for a in extra]
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(good)
+    extra = [a.format(tmp=tmp_path, garbage=garbage, good=good) for a in extra]
     out = ["--out", str(tmp_path / "out" / "result.png")] if with_out else []
     assert run_cli("stylize", *out, *TINY, *extra) == 2
     err = capsys.readouterr().err.strip()
