@@ -11,6 +11,7 @@ options it changes). Option names are the CLI's without dashes (``image_size = 9
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from retinopathy.__main__ import main as retinopathy_main
 from retinopathy.evaluate import METRICS_JSON
+from shared.backbones import weights_available
 from shared.cli import UserError
 from shared.runs import is_run_dir
 
@@ -54,6 +56,22 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
 
 
+def effective(options: dict[str, Any]) -> dict[str, Any]:
+    """The options as training will resolve them.
+
+    Offline (``VISIONLAB_OFFLINE=1``) and without cached ImageNet weights, ``pretrained = "auto"``
+    trains from random weights: that variant is the same run as its from-scratch twin.
+    """
+    arch = options.get("arch", "resnet18")
+    if (
+        options.get("pretrained", "auto") == "auto"
+        and os.environ.get("VISIONLAB_OFFLINE")
+        and not weights_available(arch)
+    ):
+        return {**options, "pretrained": "no"}
+    return options
+
+
 def run_variant(options: dict[str, Any], run: Path) -> tuple[dict[str, float], float]:
     """Train (or resume, or reuse) one variant; its test summary and wall time in seconds."""
     done = run / METRICS_JSON
@@ -70,12 +88,14 @@ def run_variant(options: dict[str, Any], run: Path) -> tuple[dict[str, float], f
     return summary, json.loads(timing.read_text())["seconds"]
 
 
-def table(rows: list[tuple[str, dict[str, float], float]]) -> str:
+def table(rows: list[tuple[str, dict[str, float], float | None]]) -> str:
+    """One row per variant; ``None`` seconds: a variant that reused another's run."""
     head = "| variant | " + " | ".join(label for _, label in COLUMNS) + " | minutes |"
     lines = [head, "|---" * (len(COLUMNS) + 2) + "|"]
     for name, summary, seconds in rows:
         cells = " | ".join(f"{summary.get(key, float('nan')):.3f}" for key, _ in COLUMNS)
-        lines.append(f"| {name} | {cells} | {seconds / 60:.1f} |")
+        minutes = "-" if seconds is None else f"{seconds / 60:.1f}"
+        lines.append(f"| {name} | {cells} | {minutes} |")
     return "\n".join(lines)
 
 
@@ -83,12 +103,21 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
     base = dict(recipe.get("base", {}))
     if recipe.get("quick"):
         base.update(recipe.get("quick_overrides", {}))
-    rows = []
+    rows: list[tuple[str, dict[str, float], float | None]] = []
+    done: dict[str, tuple[str, dict[str, float]]] = {}  # effective options -> (name, summary)
     for variant in recipe["variant"]:
-        options = {**base, **{k: v for k, v in variant.items() if k != "name"}}
-        print(f"\n--- {recipe['name']}: {variant['name']} ---", flush=True)
-        summary, seconds = run_variant(options, out_dir / slug(variant["name"]))
-        rows.append((variant["name"], summary, seconds))
+        name = variant["name"]
+        options = effective({**base, **{k: v for k, v in variant.items() if k != "name"}})
+        key = json.dumps(options, sort_keys=True)
+        if key in done:
+            twin, summary = done[key]
+            print(f"\n--- {recipe['name']}: {name} = {twin} (no ImageNet weights here) ---")
+            rows.append((f"{name} (no ImageNet weights here: = {twin})", summary, None))
+            continue
+        print(f"\n--- {recipe['name']}: {name} ---", flush=True)
+        summary, seconds = run_variant(options, out_dir / slug(name))
+        done[key] = (name, summary)
+        rows.append((name, summary, seconds))
     text = f"# {recipe['name']}\n\n{recipe.get('description', '')}\n\n{table(rows)}\n"
     path = out_dir / "results.md"
     path.write_text(text)

@@ -43,3 +43,42 @@ def test_results_table_lists_each_variant() -> None:
     rows = [("a", {"test_accuracy": 0.5, "test_qwk": 0.25}, 90.0)]
     text = lab.table(rows)
     assert "| a | 0.500 | 0.250 | nan | nan | 1.5 |" in text
+
+
+def test_auto_pretrained_offline_without_weights_reuses_the_scratch_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("VISIONLAB_OFFLINE", "1")
+    monkeypatch.setattr(lab, "weights_available", lambda arch: arch == "efficientnet_lite0")
+    trained: list[dict] = []
+
+    def fake_run_variant(options: dict, run: Path) -> tuple[dict[str, float], float]:
+        trained.append(options)
+        return {"test_qwk": 0.1 * len(trained)}, 60.0
+
+    monkeypatch.setattr(lab, "run_variant", fake_run_variant)
+    recipe = {
+        "name": "pre",
+        "base": {"epochs": 1},
+        "variant": [
+            {"name": "r18 scratch", "arch": "resnet18", "pretrained": "no"},
+            {"name": "r18 pretrained", "arch": "resnet18", "pretrained": "auto"},
+            {"name": "lite scratch", "arch": "efficientnet_lite0", "pretrained": "no"},
+            {"name": "lite pretrained", "arch": "efficientnet_lite0", "pretrained": "auto"},
+        ],
+    }
+    text = lab.run(recipe, tmp_path).read_text()
+    assert [(o["arch"], o["pretrained"]) for o in trained] == [
+        ("resnet18", "no"),
+        ("efficientnet_lite0", "no"),
+        ("efficientnet_lite0", "auto"),  # its weights are there: a real second run
+    ]
+    assert "| r18 pretrained (no ImageNet weights here: = r18 scratch) | nan | 0.100 |" in text
+    assert "| lite pretrained | nan | 0.300 | nan | nan | 1.0 |" in text
+
+
+def test_auto_pretrained_online_is_left_to_try_the_download(monkeypatch) -> None:
+    monkeypatch.delenv("VISIONLAB_OFFLINE", raising=False)
+    monkeypatch.setattr(lab, "weights_available", lambda arch: False)
+    options = {"arch": "resnet50", "pretrained": "auto"}
+    assert lab.effective(options) == options
