@@ -162,6 +162,10 @@ def stylize_video(
     tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
     dst.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    cv2_threads = cv2.getNumThreads()
+    # The network has the cores; OpenCV's own thread pool in the reader and writer threads
+    # would fight it for them (each frame's flow and warps are small jobs).
+    cv2.setNumThreads(1)
     try:
         writer = open_writer(codec, tmp, info, src)
         temporal = TemporalFilter(stabilize)
@@ -170,6 +174,7 @@ def stylize_video(
         )
         os.replace(tmp, dst)
     finally:
+        cv2.setNumThreads(cv2_threads)
         tmp.unlink(missing_ok=True)
     notes = []
     if info.frames and frames != info.frames:

@@ -32,7 +32,8 @@ CODECS = ("auto", "h264", "mp4v")
 PYAV_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
 OPENCV_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi")
 MP4_AUDIO = ("aac", "mp3", "alac", "ac3", "eac3")  # codecs the MP4 family can carry as they are
-H264_OPTIONS = {"crf": "18", "preset": "medium"}
+# veryfast: at crf 18 the picture holds, and encoding costs a few ms a frame (medium: twice that)
+H264_OPTIONS = {"crf": "18", "preset": "veryfast"}
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def test_cli_defaults_are_the_stylize_commands():
 def test_measure_rows_and_ratios():
     rows, info = bench.measure((64, 80), iters=3, repeats=2, progress=False)
     assert [r.size for r in rows] == [64, 80]
-    assert "random weights" in info["johnson"] and info["threads"] == "1"
+    assert info["johnson"] == "starry model (starry.safetensors)"  # the shipped one
+    assert info["threads"] == "1"
     for r in rows:
         assert max(r.height, r.width) == r.size
         assert r.gatys_iters == 3 and 1 <= r.converged_iters <= 3
