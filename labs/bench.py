@@ -16,9 +16,18 @@ def benches() -> list[str]:
     return sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
 
 
+def select(wanted: list[str]) -> list[str]:
+    """All benches, the ones named exactly, else the ones whose name contains a given part.
+
+    An exact name picks that bench alone: ``johnson`` is not also ``johnson_vs_gatys``.
+    """
+    exact = [n for n in benches() if n in wanted or n.removeprefix("bench_") in wanted]
+    return exact or [n for n in benches() if not wanted or any(w in n for w in wanted)]
+
+
 def main(argv: list[str] | None = None) -> int:
     wanted = sys.argv[1:] if argv is None else argv
-    names = [n for n in benches() if not wanted or any(w in n for w in wanted)]
+    names = select(wanted)
     if not names:
         print(
             f"bench: nothing matches {wanted}; available: {', '.join(benches())}", file=sys.stderr
