@@ -40,9 +40,13 @@ def test_recipe_variants_parse_as_train_arguments(path: Path) -> None:
 
 
 def test_results_table_lists_each_variant() -> None:
-    rows = [("a", {"test_accuracy": 0.5, "test_qwk": 0.25}, 90.0)]
+    rows = [
+        ("a", {"test_accuracy": 0.5, "test_qwk": 0.25, "recall": [1.0, 0.0, 0.125]}, 90.0),
+        ("b", {"test_accuracy": 0.75}, None),
+    ]
     text = lab.table(rows)
-    assert "| a | 0.500 | 0.250 | nan | nan | 1.5 |" in text
+    assert "| a | 0.500 | 0.250 | nan | nan | 1.00 / 0.00 / 0.12 | 1.5 |" in text
+    assert "| b | 0.750 | nan | nan | nan | - | - |" in text
 
 
 def test_auto_pretrained_offline_without_weights_reuses_the_scratch_run(
@@ -74,7 +78,7 @@ def test_auto_pretrained_offline_without_weights_reuses_the_scratch_run(
         ("efficientnet_lite0", "auto"),  # its weights are there: a real second run
     ]
     assert "| r18 pretrained (no ImageNet weights here: = r18 scratch) | nan | 0.100 |" in text
-    assert "| lite pretrained | nan | 0.300 | nan | nan | 1.0 |" in text
+    assert "| lite pretrained | nan | 0.300 | nan | nan | - | 1.0 |" in text
 
 
 def test_auto_pretrained_online_is_left_to_try_the_download(monkeypatch) -> None:
