@@ -11,7 +11,6 @@ options it changes). Option names are the CLI's without dashes (``image_size = 9
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from retinopathy.__main__ import main as retinopathy_main
 from retinopathy.evaluate import METRICS_JSON
 from shared.backbones import weights_available
+from shared.backbones.weights import offline
 from shared.cli import UserError
 from shared.runs import is_run_dir
 
@@ -63,11 +63,7 @@ def effective(options: dict[str, Any]) -> dict[str, Any]:
     trains from random weights: that variant is the same run as its from-scratch twin.
     """
     arch = options.get("arch", "resnet18")
-    if (
-        options.get("pretrained", "auto") == "auto"
-        and os.environ.get("VISIONLAB_OFFLINE")
-        and not weights_available(arch)
-    ):
+    if options.get("pretrained", "auto") == "auto" and offline() and not weights_available(arch):
         return {**options, "pretrained": "no"}
     return options
 

@@ -104,13 +104,17 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsCorrupt(f"{path} is not a plain tensor file, refused: {exc}") from None
 
 
+def offline() -> bool:
+    """``VISIONLAB_OFFLINE=1``: never try a download (air-gapped machines, the test suite)."""
+    return bool(os.environ.get("VISIONLAB_OFFLINE"))
+
+
 def load_state_dict(weights: Any, *, download: bool = True) -> dict[str, torch.Tensor]:
     """The ImageNet state dict for ``weights`` (torchvision enum member or PackagedWeights)."""
     path = cached_path(weights)
     if path.is_file():
         return read_state_dict(path)
-    # VISIONLAB_OFFLINE=1 skips the download attempt (air-gapped machines, the test suite).
-    download = download and not os.environ.get("VISIONLAB_OFFLINE")
+    download = download and not offline()
     if isinstance(weights, PackagedWeights) or not download:
         raise WeightsUnavailable(_missing_message(weights, path))
     try:
