@@ -25,6 +25,7 @@ from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import load_run_model, predict_probs
 from retinopathy.rundata import RunData
 from retinopathy.tasks import Task
+from shared.atomic import atomic_write_text
 from shared.device import DEVICE_CHOICES, pick_device
 from shared.runs import MetricsLog, RunPaths, progress, read_config, require_run_dir
 
@@ -36,12 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="a finished run folder")
     p.add_argument("--tta", action="store_true", help="average over horizontal/vertical flips")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _probs(model, dataset, device, tta: bool, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -126,15 +121,17 @@ def evaluate_run(
         best_epoch=best_epoch,
         extra_sections=extra,
     )
-    _atomic_text(paths.root / PREDICTIONS, _predictions_csv(task, data.test.ids, test[1], test[0]))
-    _atomic_text(
+    atomic_write_text(
+        paths.root / PREDICTIONS, _predictions_csv(task, data.test.ids, test[1], test[0])
+    )
+    atomic_write_text(
         paths.root / METRICS_JSON,
         json.dumps(
             {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)},
             indent=1,
         ),
     )
-    _atomic_text(paths.report, text)
+    atomic_write_text(paths.report, text)
     print(report.summary(task, test_metrics, paths.root))
     if fused:
         print(

@@ -18,6 +18,7 @@ from typing import Any
 
 from retinopathy.__main__ import main as retinopathy_main
 from retinopathy.evaluate import METRICS_JSON
+from shared.atomic import atomic_write_text
 from shared.backbones import weights_available
 from shared.backbones.weights import offline
 from shared.cli import UserError
@@ -79,7 +80,7 @@ def run_variant(options: dict[str, Any], run: Path) -> tuple[dict[str, float], f
     seconds = time.perf_counter() - start
     timing = run / "lab_time.json"
     if seconds > 5 or not timing.is_file():
-        timing.write_text(json.dumps({"seconds": seconds}))
+        atomic_write_text(timing, json.dumps({"seconds": seconds}))
     metrics = json.loads(done.read_text())
     # per-class recall: what the imbalance remedies are for, and what accuracy hides
     summary = {**metrics["summary"], "recall": metrics.get("test", {}).get("recall", [])}
@@ -119,6 +120,6 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
         rows.append((name, summary, seconds))
     text = f"# {recipe['name']}\n\n{recipe.get('description', '')}\n\n{table(rows)}\n"
     path = out_dir / "results.md"
-    path.write_text(text)
+    atomic_write_text(path, text)
     print(text)
     return path

@@ -29,6 +29,7 @@ from retinopathy.data.sources import IMAGE_SUFFIXES
 from retinopathy.evaluate import METRICS_JSON
 from retinopathy.models import load_run_model
 from retinopathy.tasks import get_task
+from shared.atomic import atomic_write_text
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, pick_device
 from shared.runs import progress, read_config, require_run_dir
@@ -136,7 +137,4 @@ def _write_csv(out: Path, task, ids: list[str], files: list[Path], probs: np.nda
     for image_id, path, p in zip(ids, files, probs, strict=True):
         k = int(p.argmax())
         w.writerow([image_id, k, task.class_names[k], *[f"{v:.5f}" for v in p], str(path)])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, buf.getvalue())

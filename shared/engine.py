@@ -58,7 +58,6 @@ import contextlib
 import math
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -70,6 +69,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, get_worker_info
 
+from shared.atomic import atomic_path
 from shared.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -355,14 +355,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> An
 
 def _copy_atomic(src: Path, dst: Path) -> None:
     """best.pt is a copy of last.pt: cheaper than serialising the state twice."""
-    with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", delete=False) as f:
-        tmp = Path(f.name)
-    try:
+    with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
-        tmp.replace(dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _gather_in_order(local: torch.Tensor | None) -> torch.Tensor | None:

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from shared.atomic import atomic_write_text
 from shared.cli import UserError
 
 RUNS_ROOT = Path("runs")
@@ -121,20 +121,6 @@ def new_run_dir(
     raise UserError(f"could not create a new run folder under {parent}")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
@@ -146,7 +132,8 @@ def _jsonable(value: Any) -> Any:
 def write_config(run_dir: str | Path, config: Mapping[str, Any]) -> Path:
     """Write ``config.json`` atomically. Paths become strings; anything else non-JSON raises."""
     path = RunPaths(run_dir).config
-    _atomic_write_text(path, json.dumps(dict(config), indent=2, default=_jsonable) + "\n")
+    text = json.dumps(dict(config), indent=2, default=_jsonable) + "\n"
+    atomic_write_text(path, text, durable=True)
     return path
 
 
@@ -223,7 +210,7 @@ class MetricsLog:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        _atomic_write_text(self.path, buf.getvalue())
+        atomic_write_text(self.path, buf.getvalue(), durable=True)
 
 
 def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:

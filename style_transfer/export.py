@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
 import warnings
 from pathlib import Path
 
 import torch
 
+from shared.atomic import atomic_path
 from shared.cli import UserError
 from style_transfer.transformer_net import TransformerNet, UpsampleConvLayer
 
@@ -34,19 +34,14 @@ def export_onnx(model: TransformerNet, path: str | Path) -> Path:
     if importlib.util.find_spec("onnx") is None:
         raise UserError("ONNX export needs the 'onnx' package: pip install onnx")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format).eval()
     for layer in net.modules():
         if isinstance(layer, UpsampleConvLayer):  # the 4x4 kernel as a constant, not an Einsum
             layer.frozen_kernel = layer.transposed_kernel().detach()
     example = torch.rand(1, 3, 64, 96)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
-    try:
+    with atomic_path(path) as tmp:
         _export(net, example, tmp)
         check_onnx(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -10,7 +10,6 @@ Sample content photos come from scikit-image's data module, so they need no down
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from shared.atomic import atomic_path
 from shared.cli import UserError
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
@@ -109,11 +109,6 @@ def check_writable(path: str | Path) -> Path:
 def save_image(image: torch.Tensor, path: str | Path) -> Path:
     """Write ``image`` (tensor in [0, 1]) to ``path`` atomically (temp name, then os.replace)."""
     path = check_writable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image)).save(tmp, format=SAVE_FORMATS[path.suffix.lower()])
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shared.atomic import atomic_write_text
 from shared.cli import UserError
 from shared.device import auto_threads, describe, pick_device
 from shared.plotting import save_image_grid
@@ -191,12 +192,7 @@ def write_config(
         "size": args.size,
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(record, indent=2, default=str))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=2, default=str))
 
 
 def run_cli(args: argparse.Namespace, style: Style) -> int:

@@ -11,7 +11,6 @@ are on different scales) and ``results.png`` (every result side by side, one row
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from shared.atomic import atomic_write_text
 from shared.device import auto_threads
 from shared.plotting import plot_curves, save_image_grid
 from style_transfer.features import build_loss_network
@@ -117,10 +117,9 @@ def write_outputs(runs: list[Run], recipe: dict[str, Any], out_dir: Path) -> Pat
         titles += [f"{g}: {r.label}" for r in row] + [""] * (ncol - len(row))
     save_image_grid(cells, out_dir / "results.png", titles=titles, ncol=ncol)
     path = out_dir / "results.md"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"# {recipe.get('name', 'gatys_comparison')}\n\n{table(runs, recipe)}")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(
+        path, f"# {recipe.get('name', 'gatys_comparison')}\n\n{table(runs, recipe)}"
+    )
 
 
 def run(recipe: dict[str, Any], out_dir: Path) -> Path:

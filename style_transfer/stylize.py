@@ -38,6 +38,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from tqdm import tqdm
 
+from shared.atomic import atomic_path
 from shared.cli import UserError
 from style_transfer.transformer_net import (
     MIN_SIDE,
@@ -420,14 +421,9 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def write_rgb(array: np.ndarray, path: Path) -> Path:
     """Save atomically: a temporary name in the same folder, then an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, **options)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from shared.atomic import atomic_path
 from shared.cli import UserError
 
 ARCH = "johnson-transformer"
@@ -248,13 +248,8 @@ def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) ->
         "meta": json.dumps(meta, sort_keys=True),
         "sha256": _digest(tensors),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -18,7 +18,6 @@ input itself is reported: the output's flicker, against what the flow leaves on 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -33,6 +32,7 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
+from shared.atomic import atomic_path
 from shared.cli import UserError
 from style_transfer.stylize import stylize_images
 from style_transfer.temporal import TemporalFilter
@@ -159,23 +159,20 @@ def stylize_video(
     src, dst = Path(src), Path(dst)
     codec = check_request(src, dst, codec, batch_size, stabilize)
     info = probe(src)
-    tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
-    dst.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     cv2_threads = cv2.getNumThreads()
     # The network has the cores; OpenCV's own thread pool in the reader and writer threads
     # would fight it for them (each frame's flow and warps are small jobs).
     cv2.setNumThreads(1)
     try:
-        writer = open_writer(codec, tmp, info, src)
-        temporal = TemporalFilter(stabilize)
-        frames, network_seconds = _run_pipeline(
-            model, src, info, writer, batch_size, temporal, progress
-        )
-        os.replace(tmp, dst)
+        with atomic_path(dst) as tmp:
+            writer = open_writer(codec, tmp, info, src)
+            temporal = TemporalFilter(stabilize)
+            frames, network_seconds = _run_pipeline(
+                model, src, info, writer, batch_size, temporal, progress
+            )
     finally:
         cv2.setNumThreads(cv2_threads)
-        tmp.unlink(missing_ok=True)
     notes = []
     if info.frames and frames != info.frames:
         notes.append(f"decoded {frames} of the {info.frames} frames the container lists")

@@ -50,6 +50,7 @@ from retinopathy.data.preprocess import (
     preprocess_file,
 )
 from retinopathy.data.sources import Problem, Record
+from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.cli import UserError
 
 STORAGES = ("npy", "jpeg")
@@ -64,17 +65,6 @@ def default_cache_dir() -> Path:
 
 def _hash(text: str, n: int = 16) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:n]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 # -- one photo (runs in a worker process) ----------------------------------------------------

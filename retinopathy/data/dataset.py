@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from retinopathy.data.cache import PreparedSet, _encode, atomic_write_bytes, read_item
+from retinopathy.data.cache import PreparedSet, _encode, read_item
 from retinopathy.data.preprocess import BadImage, load_and_preprocess
 from retinopathy.data.sources import Record
+from shared.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from retinopathy.data.sources import GRADES, Record
+from shared.atomic import atomic_path
 from shared.cli import UserError
 
 SPLITS = ("train", "val", "test")
@@ -108,12 +109,9 @@ def require_all_classes(
 
 def save_split(df: pd.DataFrame, path: str | Path) -> Path:
     """Write the split as CSV (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df[COLUMNS].to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        df[COLUMNS].to_csv(tmp, index=False)
+    return Path(path)
 
 
 def load_split(path: str | Path) -> pd.DataFrame:

@@ -38,6 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from retinopathy.data.cache import default_cache_dir, worker_pool
+from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.cli import UserError
 
 SHARES = (0.73, 0.07, 0.15, 0.025, 0.02)
@@ -457,10 +458,7 @@ def _render_job(job: _Job) -> None:
     image = render(job.grade, job.eye, job.size, rng)
     quality = int(rng.integers(85, 96))
     _, buf = cv2.imencode(".jpeg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    path = Path(job.path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(job.path, buf.tobytes())
 
 
 def _init_worker() -> None:
@@ -502,7 +500,7 @@ def generate(
     if _check_folder(root, params):
         return root
     (root / "train").mkdir(parents=True, exist_ok=True)
-    (root / ".generating.json").write_text(json.dumps(asdict(params)))
+    atomic_write_text(root / ".generating.json", json.dumps(asdict(params)))
     labels = assign_grades(n_images, seed)
     jobs = [
         _Job(
@@ -534,9 +532,7 @@ def generate(
                 bar.update()
     bar.close()
     rows = "".join(f"{p}_{eye},{g}\n" for p, eye, g in labels)
-    (root / "trainLabels.csv").write_text("image,level\n" + rows)
-    tmp = root / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(asdict(params)))
-    os.replace(tmp, root / "manifest.json")
+    atomic_write_text(root / "trainLabels.csv", "image,level\n" + rows)
+    atomic_write_text(root / "manifest.json", json.dumps(asdict(params)))
     (root / ".generating.json").unlink(missing_ok=True)
     return root

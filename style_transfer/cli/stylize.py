@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from shared import backbones
+from shared.atomic import atomic_write_text
 from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, auto_threads, describe, pick_device
 from shared.plotting import plot_metric_panels, save_image_grid
@@ -314,9 +314,7 @@ def save_outputs(
         titles=["content", *names, "result"],
         cell_inches=4,
     )
-    tmp = paths["config"].with_name(f".{paths['config'].name}.tmp")
-    tmp.write_text(json.dumps(config, indent=2, default=str))
-    os.replace(tmp, paths["config"])
+    atomic_write_text(paths["config"], json.dumps(config, indent=2, default=str))
 
 
 def run(args: argparse.Namespace) -> int:

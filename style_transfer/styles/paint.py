@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from shared.atomic import atomic_path
 from style_transfer.styles import STYLE_DIR
 from style_transfer.styles.mosaic import paint_mosaic
 from style_transfer.styles.starry import paint_starry
@@ -32,12 +33,10 @@ PAINTERS: dict[str, Callable[..., np.ndarray]] = {
 
 def save_jpeg(rgb: np.ndarray, path: Path, quality: int = 90) -> Path:
     """Write atomically: a temp name, then a rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.jpg")
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(tmp), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-        raise OSError(f"cannot write {tmp}")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+            raise OSError(f"cannot write {path}")
     return path
 
 

@@ -1,0 +1,69 @@
+"""Files that are either whole or absent: write to a temporary name beside the target, then rename.
+
+A run killed mid-write (SIGKILL, Ctrl-C, a full disk) leaves the previous file, or none, never a
+truncated one that a resume or a reader would trip over later.
+
+    with atomic_path(out / "clip.mp4") as tmp:   # any writer that takes a path
+        write_video(tmp)
+    atomic_write_text(out / "report.md", text)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to; renamed onto ``path`` if the block succeeds.
+
+    The temporary name is hidden (leading dot), unique per call (threads and worker processes may
+    write side by side) and keeps ``path``'s extension, so writers that choose a format from it
+    (matplotlib, OpenCV, PIL, video containers) write the right one. On an exception it is
+    removed and ``path`` is left as it was. ``durable``: fsync the file and the folder so that the
+    rename survives a power cut (checkpoints, run records).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}"
+    )
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if durable:
+            _fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if durable:
+        _fsync(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) -> Path:
+    with atomic_path(path, durable=durable) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | Path, text: str, *, durable: bool = False) -> Path:
+    """UTF-8, newlines written as given (CSV rows keep their own line ends)."""
+    with atomic_path(path, durable=durable) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
+    return Path(path)
+
+
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are durable enough
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
