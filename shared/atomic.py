@@ -11,7 +11,7 @@ truncated one that a resume or a reader would trip over later.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,11 +29,9 @@ def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}"
-    )
-    os.close(fd)
-    tmp = Path(name)
+    # Named, not created: the writer creates the file with the usual permissions (mkstemp's
+    # would be 0600, and os.replace would hand them to a report or image meant to be shared).
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
     try:
         yield tmp
         if durable:

@@ -37,3 +37,10 @@ def test_temporary_is_hidden_beside_the_target_with_its_extension(tmp_path: Path
         assert not target.exists()
         tmp.write_bytes(b"frames")
     assert not seen.exists() and target.read_bytes() == b"frames"
+
+
+def test_file_gets_the_permissions_a_plain_write_gives(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write_text(tmp_path / "atomic.txt", "x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
