@@ -18,6 +18,7 @@ from typing import Any
 
 from retinopathy.__main__ import main as retinopathy_main
 from retinopathy.evaluate import METRICS_JSON
+from retinopathy.train import DEFAULT_ARCH
 from shared.atomic import atomic_write_text
 from shared.backbones import weights_available
 from shared.backbones.weights import offline
@@ -63,7 +64,7 @@ def effective(options: dict[str, Any]) -> dict[str, Any]:
     Offline (``VISIONLAB_OFFLINE=1``) and without cached ImageNet weights, ``pretrained = "auto"``
     trains from random weights: that variant is the same run as its from-scratch twin.
     """
-    arch = options.get("arch", "resnet18")
+    arch = options.get("arch", DEFAULT_ARCH)
     if options.get("pretrained", "auto") == "auto" and offline() and not weights_available(arch):
         return {**options, "pretrained": "no"}
     return options

@@ -34,6 +34,7 @@ from shared.device import DEVICE_CHOICES, describe, pick_device
 from shared.engine import TrainConfig, Trainer, classification_step, seed_everything
 from shared.runs import new_run_dir, read_config, require_run_dir, write_config
 
+DEFAULT_ARCH = "resnet18"
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
 # Sizes that keep the built-in sample set quick on a laptop CPU; real data gets real sizes.
 SYNTHETIC_DEFAULTS = {"image_size": 96, "epochs": 5}
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--test-size", type=float, default=0.25)
     data.add_argument("--val-size", type=float, default=0.25, help="share of the non-test photos")
     model = p.add_argument_group("model")
-    model.add_argument("--arch", default="resnet18", help=", ".join(backbones.list_backbones()))
+    model.add_argument("--arch", default=DEFAULT_ARCH, help=", ".join(backbones.list_backbones()))
     model.add_argument("--task", choices=list(TASKS), default="grade5")
     model.add_argument("--pretrained", choices=backbones.PRETRAINED_CHOICES, default="auto")
     model.add_argument("--finetune", choices=backbones.FINETUNE_CHOICES, default="all")
