@@ -1,7 +1,7 @@
 """Run an experiment recipe: ``make lab LAB=name`` or ``python -m labs name``.
 
-A recipe is ``labs/<name>.toml`` with an ``app`` key; the app's ``lab`` module runs it
-(``<app>.lab.run(recipe, out_dir) -> Path`` of the results table) and the table lands in
+A recipe is ``labs/<name>.toml`` with an ``app`` key; that app's lab runner runs it
+(``labs.runners.<app>.run(recipe, out_dir) -> Path`` of the results table) and the table lands in
 ``runs/labs/<name>/``. ``python -m labs`` alone lists the recipes.
 """
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe["quick"] = args.quick
     out = args.out or Path("runs/labs") / args.name
     out.mkdir(parents=True, exist_ok=True)
-    table = importlib.import_module(f"{recipe['app']}.lab").run(recipe, out)
+    table = importlib.import_module(f"labs.runners.{recipe['app']}").run(recipe, out)
     print(f"results: {table}")
     return 0
 

@@ -27,7 +27,7 @@ import torch
 
 from labs import reference_gatys_tutorial as reference
 from shared import backbones
-from shared.device import auto_threads
+from shared.threads import auto_threads
 from style_transfer.features import build_loss_network, vgg_layer_names
 from style_transfer.gatys import GatysConfig, stylize
 from style_transfer.imageio import fit_size, read_image, resize

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from shared.device import auto_threads
+from shared.threads import auto_threads
 from style_transfer.cli import stylize as stylize_cli
 from style_transfer.gatys import stylize
 from style_transfer.imageio import DEFAULT_CONTENT, read_image, resize

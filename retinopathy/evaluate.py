@@ -142,12 +142,9 @@ def evaluate_run(
 
 
 def _best_epoch(paths: RunPaths) -> int | None:
-    from shared.checkpoint import load_checkpoint
+    from shared.runs import load_kept_checkpoint
 
-    source = paths.best if paths.best.is_file() else paths.last
-    if not source.is_file():
-        return None
-    state = load_checkpoint(source)
+    _, state = load_kept_checkpoint(paths.root)
     return state.get("best_epoch") or state.get("epoch")
 
 

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from shared import backbones
-from shared.checkpoint import load_checkpoint
-from shared.cli import UserError
-from shared.runs import RunPaths, require_run_dir
+from shared.errors import UserError
+from shared.runs import load_kept_checkpoint, read_config
 
 
 def build_model(
@@ -32,22 +31,12 @@ def build_model(
         raise UserError(str(exc)) from None
 
 
-def checkpoint_path(run_dir: Path) -> Path:
-    """best.pt when the run kept one, else last.pt."""
-    paths = RunPaths(run_dir)
-    for path in (paths.best, paths.last):
-        if path.is_file():
-            return path
-    raise UserError(f"{run_dir} has no checkpoint yet (checkpoints/best.pt or last.pt)")
-
-
 def load_run_model(
     run_dir: Path, num_classes: int | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """The run's kept model, in eval mode, and the run's config (from the checkpoint itself)."""
-    require_run_dir(run_dir)
-    state = load_checkpoint(checkpoint_path(run_dir))
-    config = state.get("config") or {}
+    """The run's kept model, in eval mode, and the run's config (config.json, the one copy)."""
+    config = read_config(run_dir)
+    _, state = load_kept_checkpoint(run_dir)
     if "arch" not in config:
         raise UserError(f"{run_dir} is not a retinopathy run (no architecture in its config)")
     classes = config["num_classes"]

@@ -30,8 +30,8 @@ from retinopathy.evaluate import METRICS_JSON
 from retinopathy.models import load_run_model
 from retinopathy.tasks import get_task
 from shared.atomic import atomic_write_text
-from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, pick_device
+from shared.errors import UserError
 from shared.runs import progress, read_config, require_run_dir
 
 EYE_PAIR = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)

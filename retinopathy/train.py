@@ -29,9 +29,10 @@ from retinopathy.models import build_model
 from retinopathy.rundata import SYNTHETIC, RunData
 from retinopathy.tasks import TASKS, get_task
 from shared import backbones
-from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, describe, pick_device
-from shared.engine import TrainConfig, Trainer, classification_step, seed_everything
+from shared.engine import TrainConfig, Trainer, classification_step
+from shared.errors import UserError
+from shared.rng import seed_everything
 from shared.runs import new_run_dir, read_config, require_run_dir, write_config
 
 DEFAULT_ARCH = "resnet18"

@@ -11,10 +11,15 @@ truncated one that a resume or a reader would trip over later.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_TMP = ".tmp"
+# The writer's pid is in the name, so a folder's leftovers can be told from writes in flight.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
 
 @contextmanager
@@ -31,7 +36,7 @@ def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Named, not created: the writer creates the file with the usual permissions (mkstemp's
     # would be 0600, and os.replace would hand them to a report or image meant to be shared).
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}{_TMP}{path.suffix}")
     try:
         yield tmp
         if durable:
@@ -65,3 +70,38 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files in ``folder`` whose writer is dead (a killed run's leftovers).
+
+    A temporary file whose writing process still runs is left alone: it may be a concurrent
+    run's write in flight. Returns what was removed.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = _TEMPORARY.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def is_temporary(path: str | Path) -> bool:
+    """True for a name :func:`atomic_path` makes."""
+    return bool(_TEMPORARY.match(Path(path).name))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

@@ -9,11 +9,12 @@ with autocast(device, enabled=True):    # bf16 on CPU, fp16 on CUDA
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 
 import torch
 from torch import nn
+
+from shared.errors import UserError
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
@@ -33,14 +34,14 @@ def pick_device(name: str | None = "auto") -> torch.device:
             name = "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for, but no CUDA device is available")
+            raise UserError("--device cuda was asked for, but no CUDA device is available")
         if name == "cuda" and "LOCAL_RANK" in os.environ:
             return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         return torch.device(name)
     if name == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("--device mps was asked for, but MPS is not available")
+        raise UserError("--device mps was asked for, but MPS is not available")
     if name not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        raise UserError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     return torch.device(name)
 
 
@@ -64,23 +65,6 @@ def make_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
 def to_channels_last(model: nn.Module, enabled: bool) -> nn.Module:
     """NHWC memory format: faster convolutions on recent GPUs and on CPU with oneDNN."""
     return model.to(memory_format=torch.channels_last) if enabled else model
-
-
-def auto_threads() -> int:
-    """CPU threads worth using now: the cores not already busy (1-minute load average), >= 1.
-
-    Intra-op threads wait for each other at every operator; on a machine busy with other work
-    a descheduled thread stalls the rest, and one thread can run several times faster than two.
-    """
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on every platform
-        return torch.get_num_threads()
-    idle = (os.cpu_count() or 1) - busy
-    # Rounded up: a core that is mostly idle is worth a thread (2 cores, load 0.9: 2 threads
-    # ran a 512 px style transfer 1.7x faster than 1; at load 5, 1 thread ran it 1.7x faster
-    # than 2).
-    return max(1, min(torch.get_num_threads(), math.ceil(idle)))
 
 
 def describe(device: torch.device) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,6 +18,23 @@ import numpy as np
 import torch
 
 from shared.atomic import atomic_path
+
+
+def curve_panels(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """``{"loss": {"train_loss": [...], "val_loss": [...]}, "acc": {...}, "lr": {...}}``."""
+    panels: dict[str, dict[str, list[float]]] = {}
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    for key in keys:
+        for prefix in ("train_", "val_"):
+            if key.startswith(prefix):
+                panels.setdefault(key[len(prefix) :], {})[key] = []
+    if "lr" in keys:
+        panels["lr"] = {"lr": []}
+    for series in panels.values():
+        for key, values in series.items():
+            values.extend(float("nan") if r.get(key) is None else float(r[key]) for r in rows)
+    loss_first = sorted(panels, key=lambda name: name != "loss")
+    return {name: panels[name] for name in loss_first}
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:

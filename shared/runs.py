@@ -4,7 +4,7 @@
         config.json          everything needed to reproduce the run (engine settings: "train")
         metrics.csv          one row per finished epoch, appended as the run goes
         checkpoints/last.pt  the latest state (epoch ends, and every N steps when asked)
-        checkpoints/best.pt  the state at the best epoch on the monitored metric
+        checkpoints/best.pt  the state at the best epoch on the monitored metric (the kept model)
         plots/*.png          curves, confusion matrices, image grids
         report.md            written by the app at the end
 
@@ -33,7 +33,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_text
-from shared.cli import UserError
+from shared.checkpoint import load_checkpoint
+from shared.errors import UserError
 
 RUNS_ROOT = Path("runs")
 
@@ -92,6 +93,26 @@ def require_run_dir(path: str | Path) -> RunPaths:
     if not is_run_dir(path):
         raise UserError(f"{path} is not a run folder (no config.json)")
     return RunPaths(path)
+
+
+def kept_checkpoint(run_dir: str | Path) -> Path:
+    """The run's kept model: ``best.pt`` when the run kept one, else ``last.pt``.
+
+    The one answer to "which file is this run's model" for evaluation, prediction and export.
+    """
+    paths = require_run_dir(run_dir)
+    for path in (paths.best, paths.last):
+        if path.is_file():
+            return path
+    raise UserError(f"{paths.root} has no checkpoint yet (checkpoints/best.pt or last.pt)")
+
+
+def load_kept_checkpoint(
+    run_dir: str | Path, map_location: str | Any = "cpu"
+) -> tuple[Path, dict[str, Any]]:
+    """The kept checkpoint's path and its state, read once (safely, format checked)."""
+    path = kept_checkpoint(run_dir)
+    return path, load_checkpoint(path, map_location=map_location)
 
 
 def new_run_dir(

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from shared.atomic import atomic_path
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.transformer_net import TransformerNet, UpsampleConvLayer
 
 OPSET = 17

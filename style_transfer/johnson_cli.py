@@ -29,10 +29,11 @@ import torch
 from PIL import Image
 
 from shared.atomic import atomic_write_text
-from shared.cli import UserError
-from shared.device import auto_threads, describe, pick_device
+from shared.device import describe, pick_device
+from shared.errors import UserError
 from shared.plotting import save_image_grid
 from shared.runs import RunPaths, new_run_dir
+from shared.threads import auto_threads
 from style_transfer.imageio import SAMPLE_PHOTOS, check_writable, fit_size, read_image
 from style_transfer.styles import Style
 from style_transfer.stylize import list_images, read_rgb, stylize_images, write_rgb

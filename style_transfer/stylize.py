@@ -39,7 +39,7 @@ from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_path
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.transformer_net import (
     MIN_SIDE,
     InstanceNorm,

@@ -32,10 +32,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from shared.cli import UserError
 from shared.device import describe, pick_device
-from shared.engine import Callback, TrainConfig, Trainer, seed_everything
+from shared.engine import Callback, TrainConfig, Trainer
+from shared.errors import UserError
 from shared.plotting import save_image_grid
+from shared.rng import seed_everything
 from shared.runs import RunPaths, new_run_dir, read_config, write_config
 from style_transfer.imageio import fit_size, read_image, resize, save_image
 from style_transfer.perceptual import PerceptualLoss, build_perceptual_loss, resolve_loss_backbone

@@ -27,7 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.stylize import IMAGE_SUFFIXES
 
 

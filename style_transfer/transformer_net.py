@@ -37,7 +37,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from shared.atomic import atomic_path
-from shared.cli import UserError
+from shared.errors import UserError
 
 ARCH = "johnson-transformer"
 ARCH_VERSION = 1

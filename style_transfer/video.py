@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_path
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.stylize import stylize_images
 from style_transfer.temporal import TemporalFilter
 from style_transfer.video_io import (

@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from shared.cli import UserError
+from shared.errors import UserError
 
 CODECS = ("auto", "h264", "mp4v")
 PYAV_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")

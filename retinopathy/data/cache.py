@@ -51,7 +51,7 @@ from retinopathy.data.preprocess import (
 )
 from retinopathy.data.sources import Problem, Record
 from shared.atomic import atomic_write_bytes, atomic_write_text
-from shared.cli import UserError
+from shared.errors import UserError
 
 STORAGES = ("npy", "jpeg")
 _JPEG_QUALITY = 95

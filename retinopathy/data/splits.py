@@ -20,7 +20,7 @@ import pandas as pd
 
 from retinopathy.data.sources import GRADES, Record
 from shared.atomic import atomic_path
-from shared.cli import UserError
+from shared.errors import UserError
 
 SPLITS = ("train", "val", "test")
 COLUMNS = ["id", "split", "grade", "patient", "eye", "path"]

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from retinopathy.data.cache import default_cache_dir, worker_pool
 from shared.atomic import atomic_write_bytes, atomic_write_text
-from shared.cli import UserError
+from shared.errors import UserError
 
 SHARES = (0.73, 0.07, 0.15, 0.025, 0.02)
 EYE_CORRELATION = 0.97  # latent severity correlation between the two eyes -> ~87% same grade

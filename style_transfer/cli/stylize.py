@@ -30,10 +30,11 @@ import torch
 
 from shared import backbones
 from shared.atomic import atomic_write_text
-from shared.cli import UserError
-from shared.device import DEVICE_CHOICES, auto_threads, describe, pick_device
+from shared.device import DEVICE_CHOICES, describe, pick_device
+from shared.errors import UserError
 from shared.plotting import plot_metric_panels, save_image_grid
 from shared.runs import RunPaths, new_run_dir
+from shared.threads import auto_threads
 from style_transfer.features import (
     BACKBONE_CHOICES,
     POOLING_CHOICES,

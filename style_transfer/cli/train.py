@@ -23,9 +23,10 @@ from pathlib import Path
 
 import torch
 
-from shared.cli import UserError
-from shared.device import DEVICE_CHOICES, auto_threads
+from shared.device import DEVICE_CHOICES
 from shared.engine import TrainConfig
+from shared.errors import UserError
+from shared.threads import auto_threads
 from style_transfer.features import POOLING_CHOICES
 from style_transfer.perceptual import LOSS_BACKBONES, resolve_loss_backbone
 from style_transfer.train import (

@@ -18,8 +18,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from shared.cli import UserError
 from shared.device import DEVICE_CHOICES, describe, pick_device
+from shared.errors import UserError
 from style_transfer.styles import get_style
 from style_transfer.transformer_net import load_model
 from style_transfer.video import CODECS, check_request, probe, stylize_video

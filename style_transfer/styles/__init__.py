@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.cli import UserError
+from shared.errors import UserError
 
 STYLE_DIR = Path(__file__).resolve().parent
 MODEL_DIR = STYLE_DIR / "models"

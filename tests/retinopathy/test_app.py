@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, capsys, arg
 
 def test_task_and_checkpoint_class_counts_must_agree(trained) -> None:
     from retinopathy.models import load_run_model
-    from shared.cli import UserError
+    from shared.errors import UserError
 
     run, _ = trained
     with pytest.raises(UserError, match="5 classes"):

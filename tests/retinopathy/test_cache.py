@@ -18,7 +18,7 @@ from retinopathy.__main__ import main
 from retinopathy.data import cache
 from retinopathy.data.cache import default_cache_dir, prepare, read_item
 from retinopathy.data.sources import load_source
-from shared.cli import UserError
+from shared.errors import UserError
 from tests.retinopathy.fundus_data import png_claiming, write_eyepacs, write_photo
 
 GOOD = ["good_0.jpeg", "good_1.jpeg", "good_2.png", "good_3.jpeg"]

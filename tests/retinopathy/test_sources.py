@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retinopathy.data.sources import detect_format, load_source, read_records
-from shared.cli import UserError
+from shared.errors import UserError
 from tests.retinopathy.fundus_data import write_eyepacs, write_photo
 
 

@@ -11,7 +11,7 @@ from retinopathy.data.samplers import class_weights, expected_shares, make_sampl
 from retinopathy.data.sources import Record
 from retinopathy.data.splits import load_split, make_split, save_split, split_ids
 from retinopathy.data.synthetic import SHARES, assign_grades
-from shared.cli import UserError
+from shared.errors import UserError
 
 
 def _eyepacs_records(n: int, seed: int = 0) -> list[Record]:

@@ -11,7 +11,7 @@ import pytest
 from retinopathy.__main__ import main
 from retinopathy.data import synthetic
 from retinopathy.data.sources import detect_format, load_source
-from shared.cli import UserError
+from shared.errors import UserError
 
 
 def test_grades_follow_eyepacs_shares_and_eyes_agree() -> None:

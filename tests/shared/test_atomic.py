@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from shared.atomic import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    is_temporary,
+    remove_stale_temporaries,
+)
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -44,3 +50,16 @@ def test_file_gets_the_permissions_a_plain_write_gives(tmp_path: Path) -> None:
     plain.write_text("x")
     atomic_write_text(tmp_path / "atomic.txt", "x")
     assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
+
+
+def test_stale_temporaries_go_and_writes_in_flight_stay(tmp_path: Path) -> None:
+    dead = tmp_path / ".best.999999999-0123abcd.tmp.pt"  # a pid no process has
+    dead.write_bytes(b"left by a kill")
+    keep = tmp_path / "best.pt"
+    keep.write_bytes(b"a real file")
+    with atomic_path(tmp_path / "last.pt") as tmp:
+        tmp.write_bytes(b"in flight")
+        assert is_temporary(tmp) and not is_temporary(keep)
+        assert remove_stale_temporaries(tmp_path) == [dead]
+        assert tmp.exists()  # this process is alive: its write is left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]

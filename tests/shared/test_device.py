@@ -14,17 +14,18 @@ from shared.device import (
     pick_device,
     to_channels_last,
 )
+from shared.errors import UserError
 
 
 def test_pick_device_on_a_cpu_machine():
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device(None).type in ("cuda", "mps", "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA device"):
+        with pytest.raises(UserError, match="no CUDA device"):
             pick_device("cuda")
         if not torch.backends.mps.is_available():
             assert pick_device("auto") == torch.device("cpu")
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    with pytest.raises(UserError, match="unknown device 'tpu'"):
         pick_device("tpu")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from shared.checkpoint import load_checkpoint
-from shared.cli import UserError
 from shared.engine import (
     Callback,
     NonFiniteLossError,
@@ -25,8 +25,9 @@ from shared.engine import (
     Trainer,
     build_optimizer,
     classification_step,
-    curve_panels,
 )
+from shared.errors import UserError
+from shared.plotting import curve_panels
 from shared.runs import MetricsLog, RunPaths, read_config
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -105,7 +106,9 @@ def test_fit_learns_and_writes_the_run_folder(tmp_path):
     best_epoch = min(rows, key=lambda r: r["val_loss"])["epoch"]
     assert last["epoch"] == 5 and last["batch"] == 0 and last["step"] == 5 * 4
     assert best["epoch"] == best_epoch and best["best"] == rows[best_epoch - 1]["val_loss"]
-    assert last["config"] == read_config(tmp_path) and last["train_config"]["lr"] == 0.05
+    # the settings live once, in config.json; a checkpoint holds state and its format only
+    assert "config" not in last and "train_config" not in last and last["format"] == 1
+    assert read_config(tmp_path)["train"]["lr"] == 0.05
     assert equal_state(last["model"], t.model.state_dict())
 
 
@@ -457,3 +460,61 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path):
         assert without_time(rows) == without_time(ref_rows[workers])
     # Seeding per batch makes the result independent of the number of loader processes.
     assert equal_state(references[0].model.state_dict(), references[2].model.state_dict())
+
+
+class KilledWritingLast(Exception):
+    pass
+
+
+def test_killed_between_best_and_last_keeps_a_best_model_and_resumes_exactly(tmp_path, monkeypatch):
+    """best.pt is written before last.pt: a kill in between costs an epoch, never the best."""
+    from shared.engine import resume
+
+    reference = trainer(tmp_path / "ref", config=config(epochs=3))
+    ref_rows = reference.fit()
+    copies, copy = [], shutil.copyfile
+
+    def copy_then_die(src, dst):
+        copies.append(dst)
+        if len(copies) == 2:  # the second epoch that improves
+            raise KilledWritingLast
+        return copy(src, dst)
+
+    run = tmp_path / "cut"
+    monkeypatch.setattr(resume.shutil, "copyfile", copy_then_die)
+    with pytest.raises(KilledWritingLast):
+        trainer(run, config=config(epochs=3)).fit()
+    monkeypatch.undo()
+    best, last = load_checkpoint(RunPaths(run).best), load_checkpoint(RunPaths(run).last)
+    assert best["epoch"] == last["epoch"] + 1  # the newer best survives the kill
+    assert not [p for p in RunPaths(run).checkpoints.iterdir() if p.name.startswith(".")]
+    resumed = trainer(run, config=config(epochs=3))
+    rows = resumed.fit(resume=True)
+    assert without_time(rows) == without_time(ref_rows)
+    assert equal_state(resumed.model.state_dict(), reference.model.state_dict())
+    ref_best = load_checkpoint(RunPaths(tmp_path / "ref").best)
+    assert equal_state(load_checkpoint(RunPaths(run).best)["model"], ref_best["model"])
+
+
+def test_resume_computes_with_the_runs_own_thread_count(tmp_path, capsys):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with pytest.raises(Interrupt):
+            trainer(tmp_path, config=config(epochs=2), callbacks=[InterruptAt(5)]).fit()
+        assert load_checkpoint(RunPaths(tmp_path).last)["threads"] == 1
+        torch.set_num_threads(2)
+        trainer(tmp_path, config=config(epochs=2)).fit(resume=True)
+        assert torch.get_num_threads() == 1
+        assert "using the run's 1 CPU thread(s)" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
+    trainer(tmp_path, config=config(epochs=1)).fit()
+    checkpoints = RunPaths(tmp_path).checkpoints
+    dead = checkpoints / ".last.999999999-0123abcd.tmp.pt"  # no such process
+    dead.write_bytes(b"half a checkpoint")
+    trainer(tmp_path, config=config(epochs=1)).fit(resume=True)
+    assert not dead.exists()

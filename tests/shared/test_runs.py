@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import UserError
+from shared.checkpoint import save_checkpoint
+from shared.errors import UserError
 from shared.runs import (
     MetricsLog,
     RunPaths,
     is_run_dir,
+    kept_checkpoint,
+    load_kept_checkpoint,
     new_run_dir,
     read_config,
     require_run_dir,
@@ -77,3 +80,17 @@ def test_metrics_log_appends_widens_and_truncates(tmp_path):
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0] == "epoch,train_loss,lr,val_qwk"
     with pytest.raises(ValueError, match="epoch"):
         log.append({"train_loss": 1.0})
+
+
+def test_the_kept_model_is_best_then_last(tmp_path):
+    write_config(tmp_path, {"train": {}})
+    paths = RunPaths(tmp_path)
+    with pytest.raises(UserError, match="no checkpoint yet"):
+        kept_checkpoint(tmp_path)
+    save_checkpoint(paths.last, {"epoch": 2})
+    assert kept_checkpoint(tmp_path) == paths.last
+    save_checkpoint(paths.best, {"epoch": 1})
+    path, state = load_kept_checkpoint(tmp_path)
+    assert path == paths.best and state["epoch"] == 1
+    with pytest.raises(UserError, match="not a run folder"):
+        kept_checkpoint(tmp_path / "checkpoints")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.imageio import (
     SAMPLE_PHOTOS,
     fit_size,

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer import stylize as st
 from style_transfer.transformer_net import NetConfig, TransformerNet
 from tests.helpers import photo

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from labs.reference_johnson_examples import TransformerNet as ExamplesNet
-from shared.cli import UserError
+from shared.errors import UserError
 from style_transfer.transformer_net import (
     NetConfig,
     TransformerNet,

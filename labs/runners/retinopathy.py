@@ -22,7 +22,7 @@ from retinopathy.train import DEFAULT_ARCH
 from shared.atomic import atomic_write_text
 from shared.backbones import weights_available
 from shared.backbones.weights import offline
-from shared.cli import UserError
+from shared.errors import UserError
 from shared.runs import is_run_dir
 
 COLUMNS = (

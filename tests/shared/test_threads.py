@@ -1,4 +1,4 @@
-"""shared.device.auto_threads: as many threads as there are idle cores, at least one."""
+"""shared.threads.auto_threads: as many threads as there are idle cores, at least one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from shared.device import auto_threads
+from shared.threads import auto_threads
 
 
 @pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (5.0, 1)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from style_transfer import lab
+from labs.runners import style_transfer as lab
 
 RECIPE = {
     "name": "tiny",

@@ -19,8 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_text
-from shared.device import auto_threads
 from shared.plotting import plot_curves, save_image_grid
+from shared.threads import auto_threads
 from style_transfer.features import build_loss_network
 from style_transfer.gatys import GatysConfig, GatysResult, stylize
 from style_transfer.imageio import read_image

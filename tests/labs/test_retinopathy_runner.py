@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from retinopathy import lab
+from labs.runners import retinopathy as lab
 from retinopathy.train import add_arguments
 
 LABS = Path(__file__).parents[2] / "labs"

@@ -1,0 +1,107 @@
+"""What every command line shares: sub-command dispatch, one-line errors, the common flags.
+
+An app lists its sub-commands as ``name -> module``; each module (in the app's ``cli/``) has
+``add_arguments(parser)`` and ``run(args) -> int``, turns the flags into a config object and calls
+one library function. Below ``cli/`` nothing sees an ``argparse.Namespace``.
+
+Flags whose default a dataclass owns are declared with ``default=None`` and passed on with
+:func:`given`, so the dataclass stays the one place that says what the default is; the help text
+quotes it with :func:`default_of`. :class:`~shared.errors.UserError` raised anywhere below
+reaches the user as one line on stderr with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.device import DEVICE_CHOICES
+from shared.errors import UserError
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docstring's line breaks (its example commands) and shows defaults."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        if action.option_strings or action.nargs in ("?", "*"):
+            return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+        return text
+
+
+def build_parser(
+    prog: str, description: str, commands: Mapping[str, str]
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip()
+        p = sub.add_parser(
+            name,
+            help=doc.splitlines()[0] if doc else None,
+            description=doc,
+            formatter_class=HelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(
+    prog: str, description: str, commands: Mapping[str, str], argv: Sequence[str] | None = None
+) -> int:
+    parser = build_parser(prog, description, commands)
+    args = parser.parse_args(argv)
+    # Warnings meant for the user read as one line, without the source line that raised them.
+    warnings.formatwarning = lambda message, category, *_, **__: f"{prog}: warning: {message}\n"
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The named options the user set (not ``None``); a dataclass's own defaults fill the rest."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of dataclass field ``name``: for help text that must not restate it."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    raise KeyError(f"{cls.__name__} has no field {name!r} with a default")
+
+
+def add_device_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="where to compute; auto: cuda, then mps, then cpu",
+    )
+
+
+def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads (default: the cores not already busy, by the load average)",
+    )

@@ -1,0 +1,74 @@
+"""shared.cli: dispatch, one-line errors, options left to the dataclass that owns their default."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+
+import pytest
+
+from shared.cli import add_device_argument, default_of, given, main
+from shared.errors import UserError
+
+
+@dataclasses.dataclass
+class Settings:
+    lr: float = 1e-3
+    widths: tuple[int, ...] = dataclasses.field(default_factory=lambda: (16, 32))
+    name: str = ""
+
+
+def _command(run):
+    """A sub-command module made on the spot: a flag with a dataclass default, and ``run``."""
+    module = types.ModuleType("demo_command")
+    module.__doc__ = "Say hello.\n\n    demo hello --lr 0.1\n    demo hello --device cpu\n"
+
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--lr", type=float, help=f"learning rate ({default_of(Settings, 'lr')})")
+        p.add_argument("--seed", type=int, default=3, help="random seed")
+        add_device_argument(p)
+
+    module.add_arguments, module.run = add_arguments, run
+    sys.modules["demo_command"] = module
+    return {"hello": "demo_command"}
+
+
+def test_flags_left_unset_leave_the_dataclass_default(capsys):
+    seen = {}
+
+    def run(args):
+        seen.update(given(args, "lr", "seed"))
+        return 0
+
+    assert main("demo", "demo", _command(run), ["hello"]) == 0
+    assert seen == {"seed": 3}  # lr was not given: Settings keeps its own 1e-3
+    assert Settings(**{k: v for k, v in seen.items() if k == "lr"}).lr == 1e-3
+    assert main("demo", "demo", _command(run), ["hello", "--lr", "0.1"]) == 0
+    assert seen["lr"] == 0.1
+
+
+def test_help_keeps_example_lines_and_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main("demo", "demo", _command(lambda a: 0), ["hello", "--help"])
+    out = capsys.readouterr().out
+    assert "    demo hello --lr 0.1\n    demo hello --device cpu\n" in out
+    assert "learning rate (0.001)" in out
+    assert "random seed (default: 3)" in out
+    assert "(default: auto)" in out
+
+
+def test_user_error_is_one_line_with_exit_status_2(capsys):
+    def run(args):
+        raise UserError("no such photo: x.jpg")
+
+    assert main("demo", "demo", _command(run), ["hello"]) == 2
+    assert capsys.readouterr().err == "demo: error: no such photo: x.jpg\n"
+
+
+def test_default_of_reads_plain_and_factory_defaults():
+    assert default_of(Settings, "lr") == 1e-3
+    assert default_of(Settings, "widths") == (16, 32)
+    with pytest.raises(KeyError):
+        default_of(Settings, "missing")
