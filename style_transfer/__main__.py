@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from shared.cli import main
+from shared.cli import main as cli_main
 
 COMMANDS = {
     "stylize": "style_transfer.cli.stylize",
@@ -13,5 +13,10 @@ COMMANDS = {
     "video": "style_transfer.cli.video",
 }
 
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_main("style_transfer", __doc__, COMMANDS, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main("style_transfer", __doc__, commands=COMMANDS))
+    sys.exit(main())
