@@ -215,7 +215,7 @@ def compare_per_iteration(
 ) -> None:
     print(
         "seconds per LBFGS iteration, VGG19 (random weights), layers relu1_1..relu5_1 + "
-        f"relu4_2, median of {rounds} alternating rounds; {torch.get_num_threads()} threads"
+        f"relu4_2, median of {rounds} alternating rounds; {torch.get_num_threads()} thread(s)"
     )
     names = ["baseline", "ours", "ours, weights need grad"]
     names += ["tutorial"] if tutorial is not None else []
@@ -275,15 +275,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "run_style_transfer is timed next to ours and the baseline",
     )
     parser.add_argument(
-        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure"
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to measure (default: all)",
     )
     parser.add_argument(
-        "--sizes", nargs="+", type=int, default=list(ITERS), help="per-iteration sizes, px"
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=list(ITERS),
+        help=f"per-iteration sizes, px (default: {' '.join(map(str, ITERS))})",
     )
     parser.add_argument(
-        "--iters", type=int, help="timed iterations per run (default: 8 at 256 px, 4 at 512)"
+        "--iters",
+        type=int,
+        help="timed iterations per run (default: "
+        + ", ".join(f"{n} at {size} px" for size, n in ITERS.items())
+        + ")",
     )
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help=f"alternating rounds (default: {ROUNDS})"
+    )
     return parser.parse_args(argv)
 
 

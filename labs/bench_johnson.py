@@ -178,7 +178,7 @@ def describe_peer(peer: Peer, agree: dict[str, float]) -> str:
 def print_forward(nets: Nets, sizes: Sequence[int], repeats: int | None) -> None:
     agree = agreement(nets, sizes[0])
     print(
-        f"forward pass, batch 1, {torch.get_num_threads()} threads; median of alternating runs\n"
+        f"forward pass, batch 1, {torch.get_num_threads()} thread(s); median of alternating runs\n"
         f"largest difference from ours in NCHW at {sizes[0]} px: baseline {agree['baseline']:.2g}, "
         f"ours in channels_last {agree['ours']:.2g}"
     )
@@ -316,13 +316,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "its TransformerNet is timed next to ours and the baseline",
     )
     parser.add_argument(
-        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure"
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to measure (default: all)",
     )
     parser.add_argument(
-        "--sizes", nargs="+", type=int, default=list(SIZES), help="forward pass sizes, px"
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=list(SIZES),
+        help=f"forward pass sizes, px (default: {' '.join(map(str, SIZES))})",
     )
     parser.add_argument(
-        "--repeats", type=int, help="timed runs per size (default: 7, 5, 3 at 256, 512, 1024)"
+        "--repeats",
+        type=int,
+        help="timed runs per size (default: "
+        + ", ".join(f"{n} at {size} px" for size, n in REPEATS.items())
+        + ")",
     )
     return parser.parse_args(argv)
 
