@@ -1,9 +1,17 @@
 """Johnson network speed, side by side: ``make bench ARGS=johnson``.
 
-1. Forward time at 256, 512 and 1024 px: ours (channels_last, upsampling as one transposed
-   convolution, inference mode) against pytorch/examples' net (``reference_johnson_examples.py``:
-   same layer sizes, same weights, run as its ``stylize`` runs it, NCHW under ``no_grad``), plus
-   ours in NCHW to show where the gain comes from. Runs alternate; medians are reported.
+    python -m labs.bench johnson                                  # all three parts, ~11 minutes
+    python -m labs.bench johnson --parts forward --sizes 256 512
+    make bench ARGS="johnson --reference ~/src/examples"          # + pytorch/examples' own net
+
+1. Forward time at 256, 512 and 1024 px: ours (channels_last, up-sampling computed as one
+   transposed convolution, inference mode) against the baseline network written from the paper
+   (``labs/baselines/johnson_net.py``: the same layers and the same weights, built the plain way,
+   NCHW float32 under ``no_grad``), plus ours in NCHW to show what the layout alone gains. The
+   outputs are checked to agree first. With ``--reference PATH`` (a checkout of pytorch/examples,
+   or the file itself) the peer's own ``TransformerNet`` is imported from there and timed too, as
+   its ``stylize`` runs it (0-255 input, NCHW, ``no_grad``), with our weights when they load by
+   name. Runs alternate; medians are reported.
 2. The video pipeline (decode thread, batched inference, flow + encode thread) against the network
    alone on the same decoded frames, through the same batching code: the pipeline's overhead. Also
    against the network time inside the same run, which other load on the machine cannot skew.
@@ -13,26 +21,107 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from labs.reference_johnson_examples import TransformerNet as ExamplesNet
+from labs import peer_code
+from labs.baselines.johnson_net import from_transformer_net
+from shared.errors import UserError
 from style_transfer.transformer_net import TransformerNet, channels_last, to_inference
 
 SIZES = (256, 512, 1024)
 REPEATS = {256: 7, 512: 5, 1024: 3}
 VIDEO_SIZE, VIDEO_FRAMES = (426, 240), 48
+PARTS = ("forward", "video", "4k")
+PEER_FILE = "fast_neural_style/neural_style/transformer_net.py"
+PEER_CANDIDATES = (PEER_FILE, "neural_style/transformer_net.py", "transformer_net.py")
 
 
-def _median_times(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+@dataclass
+class Peer:
+    """The peer's network, and whether it holds our weights (its layers took our state dict)."""
+
+    net: nn.Module
+    file: Path
+    same_weights: bool
+
+
+@dataclass
+class Nets:
+    """One set of weights in every implementation timed."""
+
+    ours: nn.Module  # channels_last, inference layout
+    nchw: TransformerNet
+    baseline: nn.Module
+    peer: Peer | None = None
+
+
+def load_peer(path: Path, ours: TransformerNet) -> Peer:
+    """pytorch/examples' ``TransformerNet()`` from the user's checkout, with ``ours``'s weights
+    when its parameter names and shapes take them (ours kept that naming)."""
+    file = peer_code.find_file(path, PEER_CANDIDATES)
+    module = peer_code.import_file(file, needs=["TransformerNet"])
+    try:
+        net = module.TransformerNet()
+    except Exception as exc:  # whatever its constructor raises, the file is not what we call
+        raise UserError(f"--reference {file}: TransformerNet() failed ({exc})") from None
+    try:
+        net.load_state_dict(ours.state_dict())
+        same = True
+    except RuntimeError:  # other names or shapes: its own initial weights
+        same = False
+    return Peer(net.eval(), file, same)
+
+
+def build_nets(reference: Path | None = None, seed: int = 0) -> Nets:
+    torch.manual_seed(seed)
+    nchw = TransformerNet().eval()
+    ours = to_inference(TransformerNet(), "cpu")
+    ours.load_state_dict(nchw.state_dict())
+    peer = None if reference is None else load_peer(reference, nchw)
+    return Nets(ours, nchw, from_transformer_net(nchw), peer)
+
+
+def run_peer(peer: Peer, x: torch.Tensor) -> torch.Tensor:
+    """The peer's output for a [0, 1] image, mapped to ours: it works in 0-255 and ours ends in a
+    sigmoid, so with the same weights ``sigmoid(peer(255 x)) == ours(x)``."""
+    with torch.no_grad():
+        try:
+            y = peer.net(x * 255)
+        except Exception as exc:  # its forward is the peer's; say which file failed, in one line
+            raise UserError(f"--reference {peer.file}: its forward pass failed ({exc})") from None
+    return torch.sigmoid(y)
+
+
+def agreement(nets: Nets, size: int) -> dict[str, float]:
+    """Largest difference from ours, per implementation, on one random image."""
+    x = torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        expected = nets.nchw(x)
+        found = {
+            "baseline": nets.baseline(x),
+            "ours": nets.ours(channels_last(x)),
+        }
+    if nets.peer is not None and nets.peer.same_weights:
+        found["reference"] = run_peer(nets.peer, x)
+    return {
+        name: (y - expected).abs().max().item() if y.shape == expected.shape else float("inf")
+        for name, y in found.items()
+    }
+
+
+def median_times(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Median seconds per run; the candidates alternate so load changes hit all alike."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for fn in runs.values():
@@ -45,39 +134,65 @@ def _median_times(runs: dict[str, Callable[[], object]], repeats: int) -> dict[s
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def forward_times() -> None:
-    torch.manual_seed(0)
-    reference = ExamplesNet().eval()
-    nchw = TransformerNet().eval()
-    nchw.load_state_dict(reference.state_dict())
-    ours = to_inference(TransformerNet(), "cpu")
-    ours.load_state_dict(reference.state_dict())
-    print(f"forward pass, batch 1, {torch.get_num_threads()} threads; median of alternating runs")
-    print(f"{'size':>6} {'reference':>10} {'ours NCHW':>10} {'ours':>10} {'speed-up':>9}")
-    for size in SIZES:
-        x = torch.rand(1, 3, size, size)
-        x255, x_cl = x * 255, channels_last(x)
+def forward_runs(nets: Nets, size: int) -> dict[str, Callable[[], object]]:
+    x = torch.rand(1, 3, size, size)
+    x_cl = channels_last(x)
 
-        def run_reference(x255: torch.Tensor = x255) -> None:
-            with torch.no_grad():
-                reference(x255)
+    def baseline() -> None:
+        with torch.no_grad():
+            nets.baseline(x)
 
-        def run_nchw(x: torch.Tensor = x) -> None:
-            with torch.inference_mode():
-                nchw(x)
+    def nchw() -> None:
+        with torch.inference_mode():
+            nets.nchw(x)
 
-        def run_ours(x_cl: torch.Tensor = x_cl) -> None:
-            with torch.inference_mode():
-                ours(x_cl)
+    def ours() -> None:
+        with torch.inference_mode():
+            nets.ours(x_cl)
 
-        t = _median_times(
-            {"reference": run_reference, "nchw": run_nchw, "ours": run_ours}, REPEATS[size]
-        )
-        print(
-            f"{size:>6} {t['reference']:>9.3f}s {t['nchw']:>9.3f}s {t['ours']:>9.3f}s "
-            f"{t['reference'] / t['ours']:>8.2f}x",
-            flush=True,
-        )
+    runs = {"baseline": baseline, "ours NCHW": nchw, "ours": ours}
+    if nets.peer is not None:
+        runs["reference"] = lambda: run_peer(nets.peer, x)
+    return runs
+
+
+def forward_times(
+    nets: Nets, sizes: Sequence[int] = SIZES, repeats: int | None = None
+) -> dict[int, dict[str, float]]:
+    """size -> implementation -> median seconds of one forward pass, batch 1."""
+    return {
+        size: median_times(forward_runs(nets, size), repeats or REPEATS.get(size, 3))
+        for size in sizes
+    }
+
+
+def describe_peer(peer: Peer, agree: dict[str, float]) -> str:
+    if not peer.same_weights:
+        return f"reference: {peer.file}, its own initial weights (ours do not fit its layers)"
+    return (
+        f"reference: {peer.file}, our weights; max |sigmoid(reference(255 x)) - ours(x)| "
+        f"{agree['reference']:.2g}"
+    )
+
+
+def print_forward(nets: Nets, sizes: Sequence[int], repeats: int | None) -> None:
+    agree = agreement(nets, sizes[0])
+    print(
+        f"forward pass, batch 1, {torch.get_num_threads()} thread(s); median of alternating runs\n"
+        f"largest difference from ours in NCHW at {sizes[0]} px: baseline {agree['baseline']:.2g}, "
+        f"ours in channels_last {agree['ours']:.2g}"
+    )
+    if nets.peer is not None:
+        print(describe_peer(nets.peer, agree))
+    columns = ["baseline", "ours NCHW", "ours", "speed-up"]
+    columns += ["reference", "vs reference"] if nets.peer is not None else []
+    print(f"{'size':>6}" + "".join(f" {c:>12}" for c in columns))
+    for size, t in forward_times(nets, sizes, repeats).items():
+        cells = [f"{t[n]:.3f} s" for n in ("baseline", "ours NCHW", "ours")]
+        cells.append(f"{t['baseline'] / t['ours']:.2f}x")
+        if nets.peer is not None:
+            cells += [f"{t['reference']:.3f} s", f"{t['reference'] / t['ours']:.2f}x"]
+        print(f"{size:>6}" + "".join(f" {c:>12}" for c in cells), flush=True)
 
 
 def _make_clip(path: Path) -> Path:
@@ -125,7 +240,7 @@ def video_overhead() -> None:
             )
             reports.setdefault(stabilize, []).append(report.seconds / report.network_seconds - 1)
 
-        t = _median_times(
+        t = median_times(
             {"network": network_only, "pipeline": pipeline, "stabilised": lambda: pipeline(0.5)},
             repeats=5,
         )
@@ -187,11 +302,55 @@ def four_k() -> None:
         )
 
 
-def main() -> None:
-    forward_times()
-    video_overhead()
-    four_k()
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m labs.bench johnson",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="PATH",
+        help=f"a checkout of pytorch/examples (its {PEER_FILE} is imported) or that file itself: "
+        "its TransformerNet is timed next to ours and the baseline",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to measure (default: all)",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=list(SIZES),
+        help=f"forward pass sizes, px (default: {' '.join(map(str, SIZES))})",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="timed runs per size (default: "
+        + ", ".join(f"{n} at {size} px" for size, n in REPEATS.items())
+        + ")",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    nets = build_nets(args.reference)  # a wrong --reference fails here, before any timing
+    if "forward" in args.parts:
+        print_forward(nets, args.sizes, args.repeats)
+    if "video" in args.parts:
+        video_overhead()
+    if "4k" in args.parts:
+        four_k()
 
 
 if __name__ == "__main__":
-    main()
+    from labs import bench
+
+    sys.exit(bench.main(["johnson", *sys.argv[1:]]))
