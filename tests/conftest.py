@@ -12,8 +12,14 @@ matplotlib.use("Agg")
 
 
 @pytest.fixture(autouse=True)
-def _deterministic() -> None:
+def _deterministic():
+    """Every test starts seeded and leaves torch's thread count as it found it: float
+    reductions depend on the count, so one test choosing threads by load must not change the
+    numbers of the next."""
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
