@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from shared import backbones
-from style_transfer.features import (
+from style_transfer.johnson.loss import resolve_loss_backbone
+from style_transfer.loss_network import (
     PRESETS,
     alexnet_layer_names,
     build_loss_network,
@@ -162,6 +163,23 @@ def test_auto_backbone_is_efficientnet_without_vgg_weights() -> None:
     assert resolve_backbone("alexnet") == "alexnet"
     with pytest.raises(ValueError, match="unknown loss network"):
         resolve_backbone("resnet50")
+
+
+def test_auto_is_one_rule_with_each_papers_vgg(monkeypatch) -> None:
+    """Gatys's paper used VGG19, Johnson's VGG16: each when its weights are there, else
+    EfficientNet-Lite0."""
+    cached: set[str] = set()
+    monkeypatch.setattr(backbones, "weights_available", lambda name: name in cached)
+    assert resolve_backbone("auto") == resolve_loss_backbone("auto") == "efficientnet_lite0"
+    cached.add("vgg16")
+    assert (resolve_backbone("auto"), resolve_loss_backbone("auto")) == (
+        "efficientnet_lite0",
+        "vgg16",
+    )
+    cached.add("vgg19")
+    assert (resolve_backbone("auto"), resolve_loss_backbone("auto")) == ("vgg19", "vgg16")
+    with pytest.raises(ValueError, match="unknown loss network 'alexnet'"):
+        resolve_loss_backbone("alexnet")  # no Johnson layers chosen for it
 
 
 def test_unknown_layer_is_a_clear_error(classifiers) -> None:

@@ -1,0 +1,106 @@
+"""Johnson's transformer net: any size in and out, the same function as the plain network.
+
+.venv/bin/python -m pytest tests/style_transfer/johnson/test_net.py -q
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from style_transfer.johnson.net import (
+    TransformerNet,
+    UpsampleConvLayer,
+    channels_last,
+    to_inference,
+)
+from tests.style_transfer.johnson.plain_net import PlainTransformerNet
+from tests.style_transfer.johnson.small_nets import SMALL, small_net
+
+EXPECT = Path(__file__).parents[2] / "expect"
+
+
+def test_output_keeps_any_input_size() -> None:
+    net = small_net()
+    for size in [(97, 255), (338, 21), (8, 8), (9, 13), (31, 30)]:
+        x = torch.rand(2, 3, *size)
+        with torch.no_grad():
+            y = net(x)
+        assert y.shape == x.shape
+        assert y.min().item() >= 0.0 and y.max().item() <= 1.0
+
+
+def test_default_net_keeps_255x97_and_has_the_papers_size() -> None:
+    net = TransformerNet().eval()
+    with torch.no_grad():
+        assert net(torch.rand(1, 3, 97, 255)).shape == (1, 3, 97, 255)
+    assert sum(p.numel() for p in net.parameters()) == 1_679_235  # as pytorch/examples
+    assert sum(p.numel() for p in PlainTransformerNet().parameters()) == 1_679_235
+
+
+def test_plain_network_returns_the_wrong_size_ours_does_not() -> None:
+    """The trap: built the plain way (as pytorch/examples is), the net returns 340 rows for 338."""
+    with torch.no_grad():
+        assert PlainTransformerNet()(torch.rand(1, 3, 338, 16)).shape[2] == 340
+        assert TransformerNet()(torch.rand(1, 3, 338, 16)).shape[2] == 338
+
+
+def test_too_small_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        small_net()(torch.rand(1, 3, 7, 40))
+
+
+def test_same_function_and_weights_as_the_plain_network() -> None:
+    """Weights load by name; our output is the sigmoid of the plain network's linear one."""
+    torch.manual_seed(3)
+    reference = PlainTransformerNet().eval()
+    ours = TransformerNet().eval()
+    ours.load_state_dict(reference.state_dict())  # strict
+    x = torch.rand(2, 3, 28, 44)
+    with torch.no_grad():
+        expected = torch.sigmoid(reference(x))
+        assert (ours(x) - expected).abs().max().item() < 1e-4
+        fast = to_inference(ours, "cpu")(channels_last(x))
+    assert (fast - expected).abs().max().item() < 1e-4  # channels_last, batch of 2
+
+
+@pytest.mark.parametrize("size", [(5, 7), (1, 6)])
+def test_upsample_conv_is_upsample_then_conv_values_and_gradients(size: tuple[int, int]) -> None:
+    layer = UpsampleConvLayer(4, 5)
+    x = torch.randn(2, 4, *size, requires_grad=True)
+    upsampled = F.interpolate(x, scale_factor=2, mode="nearest")
+    expected = layer.conv2d(F.pad(upsampled, (1, 1, 1, 1), mode="reflect"))
+    got = layer(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(got)
+    grads = torch.autograd.grad((got * g).sum(), [x, layer.conv2d.weight])
+    expected_grads = torch.autograd.grad((expected * g).sum(), [x, layer.conv2d.weight])
+    for a, b in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_every_parameter_trains() -> None:
+    net = TransformerNet(SMALL).train()
+    net(torch.rand(2, 3, 36, 44)).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_golden_output() -> None:
+    """A seeded forward pass saved once; catches silent numerical drift.
+
+    Regenerate on purpose only: ``VISIONLAB_REGEN_GOLDEN=1 pytest tests/style_transfer``.
+    """
+    net = small_net(seed=1234)
+    x = torch.rand(1, 3, 22, 30, generator=torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        y = net(x)
+    path = EXPECT / "johnson_small_seeded_output.pt"
+    if os.environ.get("VISIONLAB_REGEN_GOLDEN"):
+        torch.save(y, path)
+    torch.testing.assert_close(y, torch.load(path, weights_only=True), rtol=1e-4, atol=1e-5)
