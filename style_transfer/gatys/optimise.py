@@ -300,18 +300,15 @@ def optimise_image(
     iters = config.iters_per_scale
     # progress=None: a bar only when stderr is a terminal (no bar noise in logs and pipes).
     disable = None if progress is None else not progress
-    with tqdm(total=sum(iters), disable=disable, desc="stylize", unit="it") as bar:
+    with tqdm(total=sum(iters), disable=disable, desc="gatys", unit="it") as bar:
         for k, size in enumerate(sizes):
-            c = resize(work_content, size)
-            side = max(1, round(max(size) * config.style_scale))
-            ss = [resize(s, fit_size(*s.shape[-2:], side)) for s in work_styles]
-            targets = compute_targets(net, c, ss, blend, config)
+            c, ss, targets = targets_at(net, work_content, work_styles, size, blend, config)
             if image is None:
                 image = initial_image(c, ss[0], config).unsqueeze(0)
             else:
                 image = resize(image, size)
             history.scale_starts.append(len(history.total))
-            bar.set_description(f"stylize {size[1]}x{size[0]}")
+            bar.set_description(f"gatys {size[1]}x{size[0]}")
             last = k == len(sizes) - 1
             image = optimise_scale(
                 net,
@@ -330,6 +327,21 @@ def optimise_image(
     if config.preserve_color:
         result = color.recombine(result, resize(content, tuple(result.shape[-2:])))
     return GatysResult(result.cpu(), history, time.perf_counter() - start)
+
+
+def targets_at(
+    net: LossNetwork,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    size: tuple[int, int],
+    blend: Sequence[float],
+    config: GatysConfig,
+) -> tuple[torch.Tensor, list[torch.Tensor], Targets]:
+    """The photo at ``size``, the paintings at ``config.style_scale`` of it, and their targets."""
+    c = resize(content, size)
+    side = max(1, round(max(size) * config.style_scale))
+    ss = [resize(s, fit_size(*s.shape[-2:], side)) for s in styles]
+    return c, ss, compute_targets(net, c, ss, blend, config)
 
 
 def normalise_blend(blend: Sequence[float] | None, n: int) -> list[float]:
