@@ -13,13 +13,21 @@ from PIL import Image
 from shared.device import pick_device
 from shared.errors import UserError
 from style_transfer.compute import cpu_threads
-from style_transfer.images import open_photo, resize, shrink, to_rgb, to_tensor, to_uint8
+from style_transfer.images import (
+    check_writable,
+    open_photo,
+    resize,
+    shrink,
+    to_rgb,
+    to_tensor,
+    to_uint8,
+)
 from style_transfer.images import write_image as write_image_file
 from style_transfer.request import GATYS_OPTIONS, StylizeRequest, plan
 from style_transfer.styles import Style
 
-COMMON_OPTIONS = ("style_image", "size", "device", "threads", "out")
-OPTIONS = (*COMMON_OPTIONS, "style_weights", *GATYS_OPTIONS)
+REQUEST_OPTIONS = ("style_weights", "size", "device", "threads")  # StylizeRequest's own fields
+OPTIONS = ("style_image", "out", *REQUEST_OPTIONS, *GATYS_OPTIONS)
 
 PhotoLike = str | Path | Image.Image | np.ndarray
 
@@ -38,14 +46,12 @@ def stylize_one(image: PhotoLike, style: str, method: str, options: dict[str, An
         style=style,
         method=method,
         style_images=_paths(options.pop("style_image", None)),
-        **{
-            k: options.pop(k)
-            for k in ("style_weights", "size", "device", "threads")
-            if k in options
-        },
+        **{k: options.pop(k) for k in REQUEST_OPTIONS if k in options},
         options=options,
     )
     chosen, styles = plan(request)
+    if out is not None:
+        check_writable(out)  # before the work, not after
     photo = as_photo(image)
     work = johnson_pass if chosen == "johnson" else gatys_pass
     with torch.random.fork_rng(devices=[]):  # the caller's random numbers stay as they were

@@ -73,9 +73,7 @@ PRESETS: dict[str, LayerPreset] = {
 }
 
 
-def resolve_backbone(
-    name: str, *, paper: str = "vgg19", choices: Sequence[str] = BACKBONE_CHOICES
-) -> str:
+def resolve_backbone(name: str, *, paper: str, choices: Sequence[str] = BACKBONE_CHOICES) -> str:
     """``auto`` -> ``paper`` (the method's own VGG) when its ImageNet weights load offline,
     else EfficientNet-Lite0; any other name must be one of ``choices``."""
     if name == "auto":
@@ -314,7 +312,7 @@ class LossNetwork(nn.Module):
 
 
 def build_loss_network(
-    backbone: str = "auto",
+    backbone: str,
     *,
     pretrained: str = "auto",
     layers: Sequence[str] | None = None,
@@ -322,7 +320,7 @@ def build_loss_network(
     device: torch.device | str = "cpu",
     model: nn.Module | None = None,
 ) -> LossNetwork:
-    """A frozen loss network returning ``layers`` (default: the backbone's preset layers).
+    """``backbone``'s frozen loss network returning ``layers`` (default: its preset layers).
 
     ``pretrained``: ``yes`` / ``no`` / ``auto`` as in :func:`shared.backbones.create`.
     ``model``: an already built classifier of that backbone to take the layers from (to share
@@ -332,7 +330,9 @@ def build_loss_network(
     random weights, whose averaged activations fade layer by layer and leave LBFGS a landscape
     it keeps overshooting (measured: 10 restarts in 40 steps at 128 px, against none with max).
     """
-    name = resolve_backbone(backbone)
+    name = backbone
+    if name not in PRESETS:  # "auto" is the method's to resolve (resolve_backbone)
+        raise ValueError(f"unknown loss network {name!r}; choose one of {tuple(PRESETS)}")
     if pooling not in POOLING_CHOICES:
         raise ValueError(f"pooling must be one of {POOLING_CHOICES}, not {pooling!r}")
     if layers is None:

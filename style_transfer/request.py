@@ -79,14 +79,15 @@ def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
         )
     styles = pick_styles(request.style, request.style_images)
     method = choose_method(request.method, styles)
-    if method == "johnson":
-        gatys_only = [*request.options, *(["style_weights"] if request.style_weights else [])]
-        if gatys_only:
-            why = "" if request.method == "johnson" else f" ({styles[0].name!r} has a model)"
-            raise UserError(
-                f"{', '.join(gatys_only)}: option(s) of the gatys method, and the johnson "
-                f"method runs{why}; choose method gatys to use them"
-            )
+    gatys_only = [*request.options, *(["style_weights"] if request.style_weights else [])]
+    if method == "johnson" and gatys_only:
+        one = len(gatys_only) == 1
+        what = f"{', '.join(gatys_only)} {'is an option' if one else 'are options'}"
+        why = "" if request.method == "johnson" else f" ({styles[0].name!r} has a trained model)"
+        raise UserError(
+            f"{what} of the gatys method, but the johnson method runs{why}: "
+            f"choose method gatys to use {'it' if one else 'them'}"
+        )
     return method, styles
 
 

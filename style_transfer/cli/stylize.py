@@ -25,9 +25,15 @@ from pathlib import Path
 
 from shared import backbones
 from shared.cli import add_device_argument, add_threads_argument, default_of, given
-from style_transfer.gatys.config import INIT_CHOICES, OPTIMIZER_CHOICES, GatysConfig
+from style_transfer.gatys.config import INIT_CHOICES, OPTIMIZER_CHOICES, PAPER_BACKBONE, GatysConfig
 from style_transfer.images import SAMPLE_PHOTOS
-from style_transfer.loss_network import BACKBONE_CHOICES, POOLING_CHOICES, LossNetworkConfig
+from style_transfer.loss_network import (
+    BACKBONE_CHOICES,
+    FALLBACK,
+    POOLING_CHOICES,
+    PRESETS,
+    LossNetworkConfig,
+)
 from style_transfer.losses import LOSS_CHOICES
 from style_transfer.request import GATYS_OPTIONS, METHOD_CHOICES, StylizeRequest, run_stylize
 
@@ -116,8 +122,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--backbone",
         choices=BACKBONE_CHOICES,
-        help="auto: vgg19 when its ImageNet weights are available offline, else "
-        f"efficientnet_lite0 (default: {default_of(LossNetworkConfig, 'backbone')})",
+        help=f"auto: {PAPER_BACKBONE} when its ImageNet weights are available offline, else "
+        f"{FALLBACK} (default: {default_of(LossNetworkConfig, 'backbone')})",
     )
     net.add_argument(
         "--pretrained",
@@ -134,7 +140,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--content-layers",
         type=lambda t: list(_layer_weights(t)),
         metavar="L1,L2",
-        help="content layers (default per network: relu4_2, relu4, block7)",
+        help="content layers (default per network: "
+        f"{', '.join(dict.fromkeys(c for p in PRESETS.values() for c in p.content))})",
     )
     net.add_argument(
         "--style-layers",

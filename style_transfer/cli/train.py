@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from shared.cli import add_device_argument, add_threads_argument, default_of, given
-from style_transfer.johnson.loss import LOSS_BACKBONES
+from style_transfer.johnson.loss import LOSS_BACKBONES, PAPER_BACKBONE
 from style_transfer.johnson.recipe import (
     EXPORT_CHOICES,
     JohnsonSettings,
@@ -30,7 +30,7 @@ from style_transfer.johnson.recipe import (
     TrainRequest,
 )
 from style_transfer.johnson.train import train_style
-from style_transfer.loss_network import POOLING_CHOICES
+from style_transfer.loss_network import FALLBACK, POOLING_CHOICES
 
 SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", "content_weight",
             "style_weight", "tv_weight", "widths", "residual_blocks", "demo_images",
@@ -74,8 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     loss.add_argument(
         "--backbone",
         choices=LOSS_BACKBONES,
-        help="loss network; auto: vgg16 with ImageNet weights if available offline, "
-        f"else efficientnet_lite0 {_settings('backbone')}",
+        help=f"loss network; auto: {PAPER_BACKBONE} with ImageNet weights if available "
+        f"offline, else {FALLBACK} {_settings('backbone')}",
     )
     loss.add_argument("--pooling", choices=POOLING_CHOICES, help=_settings("pooling"))
     loss.add_argument("--content-weight", type=float, help=_settings("content_weight"))

@@ -19,6 +19,7 @@ from shared.errors import UserError
 from style_transfer.loss_network import PRESETS
 from style_transfer.losses import LOSS_CHOICES
 
+PAPER_BACKBONE = "vgg19"  # Gatys et al.'s loss network, for ``backbone="auto"``
 OPTIMIZER_CHOICES = ("lbfgs", "adam", "sgd")
 INIT_CHOICES = ("content", "noise", "style")
 # Step sizes in units of pixel intensity ([0, 1] images) with per-layer normalisation on.

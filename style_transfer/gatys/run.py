@@ -20,7 +20,7 @@ from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.plotting import plot_metric_panels, save_image_grid
 from style_transfer.compute import cpu_threads
-from style_transfer.gatys.config import GatysConfig, config_from
+from style_transfer.gatys.config import PAPER_BACKBONE, GatysConfig, config_from
 from style_transfer.gatys.optimise import (
     GatysResult,
     NonFiniteLoss,
@@ -29,8 +29,12 @@ from style_transfer.gatys.optimise import (
     optimise_image,
 )
 from style_transfer.images import read_image, resize, write_image
-from style_transfer.loss_network import LossNetwork, LossNetworkConfig, build_loss_network
-from style_transfer.loss_network import resolve_backbone as resolve_network
+from style_transfer.loss_network import (
+    LossNetwork,
+    LossNetworkConfig,
+    build_loss_network,
+    resolve_backbone,
+)
 from style_transfer.outputs import Outputs, write_record
 from style_transfer.request import NETWORK_OPTIONS, StylizeRequest
 from style_transfer.styles import Style
@@ -51,7 +55,7 @@ def build_network(
 ) -> LossNetwork:
     """The backbone asked for, cut after the deepest content or style layer in use."""
     try:
-        name = resolve_network(network.backbone)
+        name = resolve_backbone(network.backbone, paper=PAPER_BACKBONE)
         content, style = config.layers_for(name)
         return build_loss_network(
             name,

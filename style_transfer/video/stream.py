@@ -167,7 +167,7 @@ def model_path_for(style: str | None, model: Path | None) -> Path:
     if model is not None:
         return model
     if not style:
-        raise UserError("say which style: a style name or a model file")
+        raise UserError("say which style: --style NAME or --model PATH")
     path = get_style(style).model_path
     if not path.is_file():
         raise UserError(
