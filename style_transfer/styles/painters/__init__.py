@@ -33,6 +33,7 @@ PAINTERS: dict[str, Callable[[int], np.ndarray]] = {
     "mosaic": paint_mosaic,
 }
 JPEG_QUALITY = 90  # keeps each bundled image near 100 KB
+MIN_SIDE = 64  # px: smaller, the starry sky's details (stars, village windows) do not fit
 
 
 def paint_styles(
@@ -42,8 +43,8 @@ def paint_styles(
     unknown = sorted(set(names or ()) - set(PAINTERS))
     if unknown:
         raise UserError(f"no painter for {', '.join(unknown)}; painters: {', '.join(PAINTERS)}")
-    if size < 16:
-        raise UserError(f"size must be at least 16 px, not {size}")
+    if size < MIN_SIDE:
+        raise UserError(f"size must be at least {MIN_SIDE} px, not {size}")
     return [
         write_image(PAINTERS[name](size), Path(out_dir) / f"{name}.jpg", quality=JPEG_QUALITY)
         for name in names or PAINTERS

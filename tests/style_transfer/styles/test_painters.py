@@ -25,7 +25,9 @@ def test_repainting_gives_the_bundled_files_byte_for_byte(tmp_path: Path) -> Non
     assert written[0].read_bytes() == (STYLE_DIR / "wave.jpg").read_bytes()
 
 
-def test_unknown_painter_is_refused(tmp_path: Path) -> None:
+def test_unknown_painter_and_tiny_size_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no painter for picasso"):
         paint_styles(["picasso"], out_dir=tmp_path)
+    with pytest.raises(UserError, match="at least 64 px"):
+        paint_styles(size=32, out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
