@@ -49,9 +49,10 @@ from labs.baselines.gatys_algorithm import (
 from shared import backbones
 from shared.errors import UserError
 from shared.threads import auto_threads
-from style_transfer.features import build_loss_network, vgg_layer_names
-from style_transfer.gatys import GatysConfig, stylize
-from style_transfer.imageio import fit_size, read_image, resize
+from style_transfer.gatys.config import GatysConfig
+from style_transfer.gatys.optimise import optimise_image
+from style_transfer.images import fit_size, read_image, resize
+from style_transfer.loss_network import build_loss_network, vgg_layer_names
 from style_transfer.styles import get_style
 
 ITERS = {256: 8, 512: 4}
@@ -116,7 +117,7 @@ def time_ours(
         scales=(max(content.shape[-2:]),),
         iters=iters,
     )
-    result = stylize(content, [style], net, config, progress=False)
+    result = optimise_image(content, [style], net, config, progress=False)
     return per_iteration(result.history.seconds), result.history.total[0]
 
 
@@ -236,13 +237,13 @@ def compare_per_iteration(
 def compare_multiscale() -> None:
     content, style = read_image("chelsea"), read_image(get_style("starry").image_path)
     net = build_loss_network("efficientnet_lite0", pretrained="auto")
-    single = stylize(
+    single = optimise_image(
         content, [style], net, GatysConfig(scales=(1024,), iters=SINGLE_ITERS), progress=False
     )
     target = single.history.total[-1]
     config = GatysConfig(scales=MULTI_SCALES, iters=(*MULTI_ITERS, SINGLE_ITERS))
     start = time.perf_counter()
-    multi = stylize(content, [style], net, config, progress=False, stop_below=target)
+    multi = optimise_image(content, [style], net, config, progress=False, stop_below=target)
     multi_s = time.perf_counter() - start
     at_1024 = len(multi.history.total) - multi.history.scale_starts[-1]
     reached = multi.history.total[-1] <= target

@@ -38,7 +38,7 @@ from torch import nn
 from labs import peer_code
 from labs.baselines.johnson_net import from_transformer_net
 from shared.errors import UserError
-from style_transfer.transformer_net import TransformerNet, channels_last, to_inference
+from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
 
 SIZES = (256, 512, 1024)
 REPEATS = {256: 7, 512: 5, 1024: 3}
@@ -215,8 +215,8 @@ def _make_clip(path: Path) -> Path:
 def video_overhead() -> None:
     import cv2
 
-    from style_transfer.stylize import stylize_images
-    from style_transfer.video import stylize_video
+    from style_transfer.johnson.infer import transform_images
+    from style_transfer.video.stream import transform_video
 
     torch.manual_seed(0)
     net = TransformerNet()
@@ -231,11 +231,11 @@ def video_overhead() -> None:
 
         def network_only() -> None:
             for i in range(0, len(frames), batch):
-                stylize_images(net, frames[i : i + batch], batch_size=batch)
+                transform_images(net, frames[i : i + batch], batch_size=batch)
 
         def pipeline(stabilize: float = 0.0) -> None:
             out = Path(tmp) / "out.mp4"
-            report = stylize_video(
+            report = transform_video(
                 net, clip, out, batch_size=batch, stabilize=stabilize, progress=False
             )
             reports.setdefault(stabilize, []).append(report.seconds / report.network_seconds - 1)
@@ -260,8 +260,8 @@ def video_overhead() -> None:
 # would not do, even in a fresh process: Linux carries the parent's peak over fork and exec.
 _FOUR_K = """
 import sys, time, numpy as np, torch, cv2, skimage.data
-from style_transfer.stylize import stylize_image
-from style_transfer.transformer_net import TransformerNet
+from style_transfer.johnson.infer import transform_image
+from style_transfer.johnson.net import TransformerNet
 def status(key):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
@@ -271,7 +271,7 @@ net = TransformerNet()
 frame = cv2.resize(skimage.data.astronaut(), (3840, 2160), interpolation=cv2.INTER_CUBIC)
 before = status("VmRSS:")
 start = time.perf_counter()
-out = stylize_image(net, frame, budget=budget)
+out = transform_image(net, frame, budget=budget)
 seconds = time.perf_counter() - start
 assert out.shape == frame.shape
 print(seconds, before, status("VmHWM:"), net.peak_bytes_per_pixel() * 3840 * 2160)

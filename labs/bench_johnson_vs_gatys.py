@@ -8,14 +8,15 @@ For each size (the photo's longer side; 256 and 512 px, as in Table I):
 
 - Gatys exactly as ``make stylize METHOD=gatys SIZE=<size>`` runs it: the defaults of
   ``python -m style_transfer stylize`` (loss network ``auto``, LBFGS, 200 iterations, one scale),
-  built through that command's own ``make_config`` and ``loss_network``. Timed as the command's
-  ``stylize`` call times it: targets plus iterations, not building the loss network.
+  from the same request through the same library calls (``style_transfer.gatys.run``'s
+  ``settings_for`` and ``build_network``). Timed as the command times it: targets plus
+  iterations, not building the loss network.
   Convergence, two readings: (1) the whole default run, the iterations a user waits for;
   (2) the first iteration whose loss is within 1% of the lowest loss the run reaches.
 - Johnson: one forward pass of a default-size ``TransformerNet`` on the same photo at the same
-  size, in inference mode, channels_last (as ``style_transfer.stylize`` runs it); the median of
-  several passes after a warm-up. The registered ``starry`` model when there is one, else random
-  weights: a forward pass costs the same whatever the weights.
+  size, in inference mode, channels_last (as ``style_transfer.johnson.infer`` runs it); the
+  median of several passes after a warm-up. The registered ``starry`` model when there is one,
+  else random weights: a forward pass costs the same whatever the weights.
 
 Both run in one process with the same thread count (the project's ``auto_threads`` choice). Gatys
 runs once per size (it takes minutes); on a machine shared with other work its time moves with
@@ -34,11 +35,13 @@ from dataclasses import dataclass
 import torch
 
 from shared.threads import auto_threads
-from style_transfer.cli import stylize as stylize_cli
-from style_transfer.gatys import stylize
-from style_transfer.imageio import DEFAULT_CONTENT, read_image, resize
+from style_transfer.gatys.optimise import optimise_image
+from style_transfer.gatys.run import build_network, settings_for
+from style_transfer.images import DEFAULT_CONTENT, read_image, resize
+from style_transfer.johnson.model_file import load_model
+from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
+from style_transfer.request import StylizeRequest
 from style_transfer.styles import get_style
-from style_transfer.transformer_net import TransformerNet, channels_last, load_model, to_inference
 
 SIZES = (256, 512)
 STYLE = "starry"
@@ -71,12 +74,10 @@ def iterations_to_within(losses: list[float], tolerance: float = TOLERANCE) -> i
     return next(i for i, v in enumerate(losses, 1) if v <= best + tolerance * abs(best))
 
 
-def cli_defaults(size: int, iters: int | None) -> argparse.Namespace:
-    """The arguments ``make stylize STYLE=starry METHOD=gatys SIZE=<size> [ITERS=n]`` passes."""
-    parser = argparse.ArgumentParser()
-    stylize_cli.add_arguments(parser)
-    argv = ["--style", STYLE, "--method", "gatys", "--size", str(size)]
-    return parser.parse_args(argv + (["--iters", str(iters)] if iters else []))
+def gatys_request(size: int, iters: int | None) -> StylizeRequest:
+    """What ``make stylize STYLE=starry METHOD=gatys SIZE=<size> [ITERS=n]`` asks for."""
+    options = {"iters": iters} if iters else {}
+    return StylizeRequest(style=STYLE, method="gatys", size=size, options=options)
 
 
 def johnson_model() -> tuple[torch.nn.Module, str]:
@@ -120,13 +121,12 @@ def measure(
     rows, info = [], {"johnson": model_note, "threads": str(torch.get_num_threads())}
     net = None
     for size in sizes:
-        args = cli_defaults(size, iters)
-        config = stylize_cli.make_config(args)
-        if net is None:  # its layers do not depend on the size: built once, as the CLI does
-            net = stylize_cli.loss_network(args, config, torch.device("cpu"))
+        config, network = settings_for(gatys_request(size, iters))
+        torch.manual_seed(config.seed)
+        if net is None:  # its layers do not depend on the size: built once
+            net = build_network(network, config, torch.device("cpu"))
         info["gatys"] = f"{net.describe()}, {config.optimizer}, {config.iters} iterations"
-        torch.manual_seed(args.seed)
-        result = stylize(content, [painting], net, config, progress=progress)
+        result = optimise_image(content, [painting], net, config, progress=progress)
         h = result.history
         n = iterations_to_within(h.total)
         height, width = result.image.shape[-2:]

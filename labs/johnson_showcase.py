@@ -11,13 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
+import style_transfer
 from shared.plotting import save_image_grid
-from style_transfer.imageio import read_image
-from style_transfer.styles import get_style
-from style_transfer.stylize import stylize_image
-from style_transfer.transformer_net import load_model
+from style_transfer.images import read_photo
 
 PHOTOS = ("chelsea", "astronaut", "coffee")
 STYLES = ("starry", "wave", "mosaic")
@@ -26,16 +22,14 @@ OUT = Path(__file__).parent.parent / "docs" / "johnson_showcase.jpg"
 
 def draw(out: Path, styles: tuple[str, ...] = STYLES, photos: tuple[str, ...] = PHOTOS) -> Path:
     """One row per photo: the photo, then each style's model applied to it at full size."""
-    models = [load_model(get_style(name).model_path)[0] for name in styles]
     cells, titles = [], []
-    with torch.inference_mode():
-        for photo in photos:
-            image = read_image(photo)
-            cells.append(image)
-            titles.append("photo")
-            for name, model in zip(styles, models, strict=True):
-                cells.append(stylize_image(model, image).clamp(0, 1))
-                titles.append(name)
+    for name in photos:
+        photo = read_photo(name)
+        cells.append(photo)
+        titles.append("photo")
+        for style in styles:
+            cells.append(style_transfer.stylize(photo, style=style, method="johnson"))
+            titles.append(style)
     return save_image_grid(cells, out, titles=titles, ncol=1 + len(styles))
 
 

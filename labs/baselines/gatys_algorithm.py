@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shared import backbones
-from style_transfer.features import vgg_layer_names
+from style_transfer.loss_network import vgg_layer_names
 from style_transfer.losses import gram_matrix
 
 PAPER_CONTENT_LAYER = "relu4_2"

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from style_transfer.transformer_net import TransformerNet
+from style_transfer.johnson.net import TransformerNet
 
 PAPER_WIDTHS = (32, 64, 128)
 PAPER_RESIDUAL_BLOCKS = 5

@@ -21,13 +21,13 @@ from tqdm.auto import tqdm
 from shared.atomic import atomic_write_text
 from shared.plotting import plot_curves, save_image_grid
 from shared.threads import auto_threads
-from style_transfer.features import build_loss_network
-from style_transfer.gatys import GatysConfig, GatysResult, stylize
-from style_transfer.imageio import read_image
+from style_transfer.gatys.optimise import GatysResult, optimise_image
+from style_transfer.gatys.run import build_network, settings_for
+from style_transfer.images import read_image
+from style_transfer.request import StylizeRequest
 from style_transfer.styles import get_style
 
 QUICK = {"size": 96, "iters": 3}  # 96x64: the smallest AlexNet takes is 47 px
-NETWORK_KEYS = ("backbone", "pretrained", "pooling")
 
 
 @dataclass
@@ -60,15 +60,15 @@ def execute(run: Run, content: torch.Tensor, style: torch.Tensor, cache: dict) -
     if key in cache:
         run.network, run.result = cache[key]
         return run
-    torch.manual_seed(s.get("seed", 0))
-    net_key = tuple(str(s.get(k)) for k in NETWORK_KEYS)
+    options = {k: v for k, v in s.items() if k != "size"}
+    config, network = settings_for(StylizeRequest(size=s["size"], options=options))
+    torch.manual_seed(config.seed)
+    net_key = (network, repr(config.content_layers), repr(config.style_layers))
     if net_key not in cache:
-        cache[net_key] = build_loss_network(**{k: s[k] for k in NETWORK_KEYS if k in s})
+        cache[net_key] = build_network(network, config, torch.device("cpu"))
     net = cache[net_key]
-    fields = set(GatysConfig.__dataclass_fields__) - {"scales"}
-    config = GatysConfig(scales=(s["size"],), **{k: v for k, v in s.items() if k in fields})
     run.network = net.describe()
-    run.result = stylize(content, [style], net, config, progress=False)
+    run.result = optimise_image(content, [style], net, config, progress=False)
     cache[key] = (run.network, run.result)
     return run
 

@@ -12,35 +12,30 @@ scikit-image's sample photos. The run folder (runs/style_transfer/<stamp>-train-
 checkpoints every --checkpoint-every batches, preview sheets every --preview-every batches, the
 curves and the model; --resume continues a killed run exactly. The finished model is registered
 in the user's styles ($XDG_DATA_HOME/visionlab/styles, default ~/.local/share/visionlab/styles)
-unless --out names the model file.
+unless --out names the model file. With --resume, the run's own settings are used and the other
+flags but --device and --threads are ignored.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-import torch
-
-from shared.device import DEVICE_CHOICES
-from shared.engine import TrainConfig
-from shared.errors import UserError
-from shared.threads import auto_threads
-from style_transfer.features import POOLING_CHOICES
-from style_transfer.perceptual import LOSS_BACKBONES, resolve_loss_backbone
-from style_transfer.train import (
+from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from style_transfer.johnson.loss import LOSS_BACKBONES, PAPER_BACKBONE
+from style_transfer.johnson.recipe import (
+    EXPORT_CHOICES,
     JohnsonSettings,
-    finish,
-    fit,
-    new_training,
-    resume_training,
+    JohnsonTraining,
+    TrainRequest,
 )
+from style_transfer.johnson.train import train_style
+from style_transfer.loss_network import FALLBACK, POOLING_CHOICES
 
-DEFAULTS = JohnsonSettings(style="")
-# The paper: two epochs of COCO's 83k photos at batch 4. The demo set is a few thousand crops
-# of a dozen photos: one pass over it is about as much as it can teach.
-EPOCHS = {"data": 2, "demo": 1}
+SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", "content_weight",
+            "style_weight", "tv_weight", "widths", "residual_blocks", "demo_images",
+            "preview_every", "out")  # fmt: skip
+TRAINING = ("epochs", "batch_size", "lr", "amp", "checkpoint_every", "workers", "seed")
 
 
 def _widths(text: str) -> tuple[int, int, int]:
@@ -53,169 +48,85 @@ def _widths(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def _settings(name: str) -> str:
+    return f"(default: {default_of(JohnsonSettings, name)})"
+
+
+def _training(name: str) -> str:
+    return f"(default: {default_of(JohnsonTraining, name)})"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_argument_group("style and photos")
-    what.add_argument("--style", default="starry", help="name the model is registered under")
+    what.add_argument("--style", help=f"name the model is registered under {_settings('style')}")
     what.add_argument("--style-image", type=Path, metavar="PATH", help="the style's image")
     what.add_argument("--data", type=Path, help="folder of training photos (default: demo set)")
     what.add_argument(
-        "--image-size", type=int, default=DEFAULTS.image_size, help="training crop side (256)"
+        "--image-size", type=int, help=f"training crop side {_settings('image_size')}"
     )
     what.add_argument(
         "--style-size",
         type=int,
-        default=DEFAULTS.style_size,
-        help=f"style image's longer side ({DEFAULTS.style_size}); bigger: bigger strokes",
+        help=f"style image's longer side; bigger: bigger strokes {_settings('style_size')}",
     )
-    what.add_argument(
-        "--demo-images", type=int, default=DEFAULTS.demo_images, help=argparse.SUPPRESS
-    )
+    what.add_argument("--demo-images", type=int, help=argparse.SUPPRESS)
     loss = p.add_argument_group("loss")
     loss.add_argument(
         "--backbone",
         choices=LOSS_BACKBONES,
-        default="auto",
-        help="loss network; auto: vgg16 with ImageNet weights if available offline, "
-        "else efficientnet_lite0",
+        help=f"loss network; auto: {PAPER_BACKBONE} with ImageNet weights if available "
+        f"offline, else {FALLBACK} {_settings('backbone')}",
     )
-    loss.add_argument("--pooling", choices=POOLING_CHOICES, default="auto")
-    loss.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
-    loss.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
-    loss.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
+    loss.add_argument("--pooling", choices=POOLING_CHOICES, help=_settings("pooling"))
+    loss.add_argument("--content-weight", type=float, help=_settings("content_weight"))
+    loss.add_argument("--style-weight", type=float, help=_settings("style_weight"))
+    loss.add_argument("--tv-weight", type=float, help=_settings("tv_weight"))
     net = p.add_argument_group("network")
     net.add_argument(
         "--widths",
         type=_widths,
-        default=DEFAULTS.widths,
         metavar="C1,C2,C3",
-        help="channels (32,64,128 as in the paper)",
+        help="channels, as in the paper (default: "
+        f"{','.join(map(str, default_of(JohnsonSettings, 'widths')))})",
     )
-    net.add_argument("--residual-blocks", type=int, default=DEFAULTS.residual_blocks)
+    net.add_argument("--residual-blocks", type=int, help=_settings("residual_blocks"))
     fit_ = p.add_argument_group("training")
     fit_.add_argument("--epochs", type=int, help="passes over the photos (2; 1 on the demo set)")
-    fit_.add_argument("--batch-size", type=int, default=4)
-    fit_.add_argument("--lr", type=float, default=1e-3)
+    fit_.add_argument("--batch-size", type=int, help=_training("batch_size"))
+    fit_.add_argument("--lr", type=float, help=_training("lr"))
     fit_.add_argument(
         "--amp",
         action=argparse.BooleanOptionalAction,
         help="mixed precision (default: on with CUDA, off on the CPU)",
     )
-    fit_.add_argument("--checkpoint-every", type=int, default=500, metavar="BATCHES")
     fit_.add_argument(
-        "--preview-every", type=int, default=DEFAULTS.preview_every, metavar="BATCHES"
+        "--checkpoint-every", type=int, metavar="BATCHES", help=_training("checkpoint_every")
     )
-    fit_.add_argument("--workers", type=int, default=0, help="DataLoader processes (0)")
-    fit_.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    fit_.add_argument("--threads", type=int, help="CPU threads (default: the idle cores)")
-    fit_.add_argument("--seed", type=int, default=0)
+    fit_.add_argument(
+        "--preview-every", type=int, metavar="BATCHES", help=_settings("preview_every")
+    )
+    fit_.add_argument("--workers", type=int, help=f"DataLoader processes {_training('workers')}")
+    fit_.add_argument("--seed", type=int, help=_training("seed"))
+    add_device_argument(fit_)
+    add_threads_argument(fit_)
     out = p.add_argument_group("output")
     out.add_argument("--run", type=Path, help="run folder (default runs/style_transfer/...)")
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run exactly")
     out.add_argument(
         "--out", type=Path, help="model file (default: registered in the user's styles)"
     )
-    out.add_argument("--export", choices=("onnx",), help="also write the model as ONNX")
+    out.add_argument("--export", choices=EXPORT_CHOICES, help="also write the model as ONNX")
 
 
-def settings_from_args(args: argparse.Namespace) -> tuple[JohnsonSettings, TrainConfig]:
-    for name in ("image_size", "style_size", "batch_size", "residual_blocks", "demo_images"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.image_size < 32:
-        raise UserError("--image-size must be at least 32 px")
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        if not getattr(args, name) >= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be a number >= 0")
-    if args.out is not None and args.out.suffix != ".safetensors":
-        raise UserError(f"--out must name a .safetensors file, not {args.out}")
-    try:
-        backbone = resolve_loss_backbone(args.backbone)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    settings = JohnsonSettings(
-        style=args.style,
-        data=str(args.data.expanduser().resolve()) if args.data else None,
-        image_size=args.image_size,
-        style_size=args.style_size,
-        backbone=backbone,
-        pooling=args.pooling,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        widths=args.widths,
-        residual_blocks=args.residual_blocks,
-        demo_images=args.demo_images,
-        preview_every=args.preview_every,
-        out=str(args.out.resolve()) if args.out else None,
+def request_from(args: argparse.Namespace) -> TrainRequest:
+    """The flags as a :class:`TrainRequest` (what ``run`` trains; tests train it their way)."""
+    return TrainRequest(
+        settings=JohnsonSettings(**given(args, *SETTINGS)),
+        training=JohnsonTraining(**given(args, *TRAINING)),
+        **given(args, "style_image", "run", "resume", "device", "threads", "export"),
     )
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    train = TrainConfig(
-        epochs=args.epochs or EPOCHS["data" if args.data else "demo"],
-        batch_size=args.batch_size,
-        num_workers=args.workers,
-        optimizer="adam",
-        lr=args.lr,
-        amp=cuda if args.amp is None else args.amp,
-        checkpoint_every=args.checkpoint_every,
-        monitor="train_loss",
-        seed=args.seed,
-    )
-    return settings, train
-
-
-def recipe_command(args: argparse.Namespace, settings: JohnsonSettings, train: TrainConfig) -> str:
-    """The command that trains this model again, every setting spelled out."""
-    opts = {
-        "--style": settings.style,
-        "--style-image": args.style_image,
-        "--data": settings.data,
-        "--image-size": settings.image_size,
-        "--style-size": settings.style_size,
-        "--backbone": settings.backbone,
-        "--pooling": settings.pooling,
-        "--content-weight": settings.content_weight,
-        "--style-weight": settings.style_weight,
-        "--tv-weight": settings.tv_weight,
-        "--widths": ",".join(map(str, settings.widths)),
-        "--residual-blocks": settings.residual_blocks,
-        "--demo-images": None if settings.data else settings.demo_images,
-        "--epochs": train.epochs,
-        "--batch-size": train.batch_size,
-        "--lr": train.lr,
-        "--seed": train.seed,
-    }
-    words = [w for k, v in opts.items() if v is not None for w in (k, str(v))]
-    return shlex.join(["python", "-m", "style_transfer", "train", *words])
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads or auto_threads())
-    if args.resume is not None:
-        print(f"resuming {args.resume} with its own settings (config.json)", flush=True)
-        job = resume_training(args.resume, device=None if args.device == "auto" else args.device)
-        speed = fit(job, resume=True)
-    else:
-        settings, train = settings_from_args(args)
-        job = new_training(
-            settings,
-            train,
-            style_image=args.style_image,
-            run=args.run,
-            device=args.device,
-            recipe=recipe_command(args, settings, train),
-        )
-        speed = fit(job)
-    in_run, registered = finish(job, recipe=job.trainer.run_config.get("recipe", ""))
-    row = job.trainer.history[-1] if job.trainer.history else {}
-    losses = ", ".join(f"{k[6:]} {row[k]:.4g}" for k in row if k.startswith("train_"))
-    print(
-        f"{speed.steps} steps in {speed.seconds / 60:.1f} min ({speed.steps_per_second:.2f} it/s, "
-        f"batch {job.trainer.config.batch_size}); last epoch: {losses}"
-    )
-    print(f"model: {in_run} ({in_run.stat().st_size / 2**20:.1f} MB, fp16)")
-    if args.export == "onnx":
-        from style_transfer.export import export_onnx  # onnx only when asked
-
-        print(f"onnx: {export_onnx(job.trainer.model, in_run.with_suffix('.onnx'))}")
-    print(f"registered: {registered}; use it with: make stylize STYLE={job.settings.style}")
+    train_style(request_from(args))
     return 0

@@ -14,31 +14,11 @@ optical flow, to calm flicker; the warping error printed at the end measures tha
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
-from shared.device import DEVICE_CHOICES, describe, pick_device
-from shared.errors import UserError
-from style_transfer.styles import get_style
-from style_transfer.transformer_net import load_model
-from style_transfer.video import CODECS, check_request, probe, stylize_video
-
-
-def model_for(style: str | None, model: Path | None) -> Path:
-    """The model file for ``--model PATH`` or ``--style NAME`` (the style registry's lookup:
-    the user's trained styles first, then the shipped models)."""
-    if model is not None:
-        return model
-    if not style:
-        raise UserError("say which style: --style NAME or --model PATH")
-    path = get_style(style).model_path
-    if not path.is_file():
-        raise UserError(
-            f"no trained model for style {style!r} ({path} is missing): "
-            f"train one with 'make train-style STYLE={style} DATA=dir', or pass --model PATH"
-        )
-    return path
+from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from style_transfer.video.codec import CODECS
+from style_transfer.video.stream import VideoRequest, run_video
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,50 +27,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--style", help="name of a style with a trained model")
     which.add_argument("--model", type=Path, help="a model file (.safetensors) from training")
     parser.add_argument("--out", type=Path, help="output video (default: VIDEO_<style>.mp4)")
-    parser.add_argument("--batch-size", type=int, default=4, help="frames per forward pass")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"frames per forward pass (default: {default_of(VideoRequest, 'batch_size')})",
+    )
     parser.add_argument(
         "--stabilize",
         type=float,
         nargs="?",
         const=0.5,
-        default=0.0,
         metavar="STRENGTH",
-        help="blend with the previous frame along the optical flow, 0-1 (alone: 0.5)",
+        help="blend with the previous frame along the optical flow, 0-1 (alone: 0.5; "
+        f"default: {default_of(VideoRequest, 'stabilize')}, off)",
     )
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument(
-        "--codec", default="auto", choices=CODECS, help="h264 (PyAV, keeps audio) or mp4v"
+        "--codec",
+        choices=CODECS,
+        help="h264 (PyAV, keeps audio) or mp4v "
+        f"(default: {default_of(VideoRequest, 'codec')}: h264 when PyAV has libx264)",
     )
+    add_device_argument(parser)
+    add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    path = model_for(args.style, args.model)
-    out = args.out or args.video.with_name(f"{args.video.stem}_{args.style or path.stem}.mp4")
-    with warnings.catch_warnings():
-        warnings.showwarning = _one_line_warning
-        # everything cheap to check is checked before the model loads
-        check_request(args.video, out, args.codec, args.batch_size, args.stabilize)
-        probe(args.video)
-        try:
-            device = pick_device(args.device)
-        except RuntimeError as exc:
-            raise UserError(str(exc)) from None
-        model, meta = load_model(path, device)
-        style = meta.get("style", path.stem)
-        print(f"model {path} ({style}) on {describe(device)}", file=sys.stderr)
-        report = stylize_video(
-            model,
-            args.video,
-            out,
-            batch_size=args.batch_size,
-            stabilize=args.stabilize,
-            codec=args.codec,
-        )
-    for note in report.notes:
-        print(f"warning: {note}", file=sys.stderr)
-    print(f"wrote {out}: {report.summary()}")
+    names = ("style", "model", "out", "batch_size", "stabilize", "codec", "device", "threads")
+    run_video(VideoRequest(args.video, **given(args, *names)))
     return 0
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)

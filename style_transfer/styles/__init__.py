@@ -1,11 +1,13 @@
 """The style registry: a name -> its style image and, once trained, its Johnson model.
 
-    from style_transfer.styles import get_style, list_styles
+    from style_transfer.styles import get_style, list_styles, pick_styles
     style = get_style("starry")                 # Style(name, image, description)
     style.image_path, style.model_path, style.has_model
     get_style("monet", image="monet.jpg")       # any image under a name of your choosing
+    pick_styles("starry,wave")                  # a blend of two
 
-The bundled images are procedural studies painted by ``python -m style_transfer.styles.paint``.
+The bundled images are procedural studies painted by ``python -m style_transfer paint``
+(:mod:`style_transfer.styles.painters`).
 Trained feed-forward models are ``<name>.safetensors`` files in two places, looked up in this
 order: the user's styles (``$XDG_DATA_HOME/visionlab/styles``, by default
 ``~/.local/share/visionlab/styles``), where ``make train-style`` registers what it trains, with
@@ -16,6 +18,7 @@ A style trained under a new name is then known by that name alone: ``make styliz
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from shared.errors import UserError
 
 STYLE_DIR = Path(__file__).resolve().parent
 MODEL_DIR = STYLE_DIR / "models"
+STYLE_SIDE = 512  # px, the longer side of the bundled style images (and of registered copies)
 
 BUNDLED: dict[str, str] = {
     "starry": "a swirling starry night: flow-field strokes, star halos, moon, cypress, village",
@@ -92,3 +96,12 @@ def get_style(name: str, image: str | Path | None = None) -> Style:
         f"unknown style {name!r}; bundled styles: {', '.join(BUNDLED)}{mine} "
         "(or give STYLE_IMAGE=path to use any image under that name)"
     )
+
+
+def pick_styles(style: str, images: Sequence[str | Path] = ()) -> list[Style]:
+    """The styles one stylize blends: names joined by commas, or ``images`` under one name."""
+    if images:
+        if "," in style:
+            raise UserError("with a style image, the style is one name for the result")
+        return [get_style(style, image=path) for path in images]
+    return [get_style(name.strip()) for name in style.split(",")]

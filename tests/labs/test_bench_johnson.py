@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # Takes our weights by name, as the peer's net does, and works as it does: 0-255 in, no sigmoid.
 SAME_LAYERS = """
 import torch
-from style_transfer.transformer_net import TransformerNet as Ours
+from style_transfer.johnson.net import TransformerNet as Ours
 
 class TransformerNet(Ours):
     def forward(self, x):

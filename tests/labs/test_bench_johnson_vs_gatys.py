@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from labs import bench_johnson_vs_gatys as bench
+from shared.cli import default_of
+from style_transfer.gatys.config import GatysConfig
+from style_transfer.gatys.run import settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +28,13 @@ def test_iterations_to_within_finds_first_loss_near_the_lowest():
     assert bench.iterations_to_within([3.0]) == 1
 
 
-def test_cli_defaults_are_the_stylize_commands():
-    args = bench.cli_defaults(300, None)
-    config = bench.stylize_cli.make_config(args)
-    assert (args.method, args.backbone, config.optimizer) == ("gatys", "auto", "lbfgs")
-    assert config.iters == bench.stylize_cli.DEFAULT_ITERS
+def test_gatys_settings_are_the_stylize_commands():
+    request = bench.gatys_request(300, None)
+    config, network = settings_for(request)
+    assert (request.method, network.backbone, config.optimizer) == ("gatys", "auto", "lbfgs")
+    assert config.iters == default_of(GatysConfig, "iters")
     assert tuple(config.scales) == (300,)
-    assert bench.stylize_cli.make_config(bench.cli_defaults(300, 7)).iters == 7
+    assert settings_for(bench.gatys_request(300, 7))[0].iters == 7
 
 
 def test_measure_rows_and_ratios():

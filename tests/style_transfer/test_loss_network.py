@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from shared import backbones
-from style_transfer.features import (
+from style_transfer.gatys.config import PAPER_BACKBONE
+from style_transfer.johnson.loss import resolve_loss_backbone
+from style_transfer.loss_network import (
     PRESETS,
     alexnet_layer_names,
     build_loss_network,
@@ -158,10 +160,30 @@ def test_min_side_is_the_smallest_size_with_2x2_maps(classifiers, backbone: str,
 def test_auto_backbone_is_efficientnet_without_vgg_weights() -> None:
     # The test suite runs with an empty TORCH_HOME: no VGG19 weights offline.
     assert not backbones.weights_available("vgg19")
-    assert resolve_backbone("auto") == "efficientnet_lite0"
-    assert resolve_backbone("alexnet") == "alexnet"
+    assert resolve_backbone("auto", paper=PAPER_BACKBONE) == "efficientnet_lite0"
+    assert resolve_backbone("alexnet", paper=PAPER_BACKBONE) == "alexnet"
     with pytest.raises(ValueError, match="unknown loss network"):
-        resolve_backbone("resnet50")
+        resolve_backbone("resnet50", paper=PAPER_BACKBONE)
+    with pytest.raises(ValueError, match="unknown loss network 'auto'"):
+        build_loss_network("auto")  # each method resolves auto with its paper's VGG
+
+
+def test_auto_is_one_rule_with_each_papers_vgg(monkeypatch) -> None:
+    """Gatys's paper used VGG19, Johnson's VGG16: each when its weights are there, else
+    EfficientNet-Lite0."""
+    cached: set[str] = set()
+    monkeypatch.setattr(backbones, "weights_available", lambda name: name in cached)
+
+    def gatys_and_johnson() -> tuple[str, str]:
+        return resolve_backbone("auto", paper=PAPER_BACKBONE), resolve_loss_backbone("auto")
+
+    assert gatys_and_johnson() == ("efficientnet_lite0", "efficientnet_lite0")
+    cached.add("vgg16")
+    assert gatys_and_johnson() == ("efficientnet_lite0", "vgg16")
+    cached.add("vgg19")
+    assert gatys_and_johnson() == ("vgg19", "vgg16")
+    with pytest.raises(ValueError, match="unknown loss network 'alexnet'"):
+        resolve_loss_backbone("alexnet")  # no Johnson layers chosen for it
 
 
 def test_unknown_layer_is_a_clear_error(classifiers) -> None:

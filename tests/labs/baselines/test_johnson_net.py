@@ -15,7 +15,7 @@ from labs.baselines.johnson_net import (
     from_transformer_net,
     load_transformer_net_state,
 )
-from style_transfer.transformer_net import NetConfig, TransformerNet, channels_last, to_inference
+from style_transfer.johnson.net import NetConfig, TransformerNet, channels_last, to_inference
 
 SMALL = NetConfig(widths=(8, 16, 32), residual_blocks=2)
 

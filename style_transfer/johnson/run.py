@@ -1,0 +1,168 @@
+"""The stylize command's Johnson half: photos through a trained style network, one pass each.
+
+    make stylize STYLE=starry METHOD=johnson                 # the sample photo, in about a second
+    make stylize STYLE=starry CONTENT=photo.jpg OUT=photo_starry.png
+    make stylize STYLE=starry CONTENT=photos/ OUT=styled/    # a folder; or CONTENT=a.jpg,b.jpg
+    make stylize STYLE=starry CONTENT=big.jpg SIZE=2048      # SIZE caps the longer side
+
+    from style_transfer.johnson.run import run_johnson
+    run_johnson(request, style)                  # what ``stylize --method johnson`` does
+
+Photos keep their full size unless SIZE caps it; same-size photos run in batches; a photo too
+large for the memory free runs in tiles that share one set of normalisation statistics
+(:mod:`style_transfer.johnson.tiles`). Outputs as for Gatys (:mod:`style_transfer.outputs`):
+``out`` and ``<out>-sheet.png``/``<out>-config.json`` beside it (``out`` is a folder when there
+are several photos), or a new run folder ``runs/style_transfer/<stamp>-<style>/``. Every image is
+written under a temporary name and renamed: nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shared.device import describe, pick_device
+from shared.errors import UserError
+from shared.image_files import is_image_file, list_images
+from shared.plotting import save_image_grid
+from style_transfer.compute import cpu_threads
+from style_transfer.images import SAMPLE_PHOTOS, read_image, read_photo, shrink, write_image
+from style_transfer.johnson.infer import BATCH_SIZE, transform_images
+from style_transfer.johnson.model_file import load_model
+from style_transfer.johnson.net import MIN_SIDE
+from style_transfer.outputs import Outputs, write_record
+from style_transfer.request import StylizeRequest
+from style_transfer.styles import Style
+
+SHEET_PHOTOS = 4  # at most this many content/result pairs on the sheet
+SHEET_SIDE = 512  # px, longer side of each image on the sheet
+
+Source = str | Path  # a sample photo's name, or an image file
+
+
+def content_sources(text: str) -> list[Source]:
+    """CONTENT as a list: sample names, files, folders or glob patterns, joined by commas."""
+    sources: list[Source] = []
+    for part in (t.strip() for t in str(text).split(",")):
+        if not part:
+            continue
+        path = Path(part).expanduser()
+        if part in SAMPLE_PHOTOS:
+            sources.append(part)
+        elif path.is_dir():
+            sources.extend(list_images(path))
+        elif glob.has_magic(part):
+            matches = sorted(glob.glob(os.path.expanduser(part)))
+            images = [Path(m) for m in matches if is_image_file(m) and Path(m).is_file()]
+            if not images:
+                raise UserError(f"no image file matches {part}")
+            sources.extend(images)
+        elif path.is_file():
+            sources.append(path)
+        else:
+            raise UserError(f"image not found: {part}")
+    if not sources:
+        raise UserError("no content photo given")
+    return sources
+
+
+def source_name(source: Source) -> str:
+    """The result's file name among several: ``<sample>.png``, or the photo's own name."""
+    return f"{source}.png" if isinstance(source, str) else Path(source).name
+
+
+@dataclass
+class Tally:
+    """Timing and the few photos the sheet shows."""
+
+    load: float = 0.0
+    stylise: float = 0.0
+    photos: int = 0
+    largest: tuple[int, int] = (0, 0)
+    pairs: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, source: Source, photo: np.ndarray, styled: np.ndarray) -> None:
+        self.photos += 1
+        self.largest = max(self.largest, photo.shape[:2], key=lambda s: s[0] * s[1])
+        if len(self.pairs) < SHEET_PHOTOS:
+            name = source if isinstance(source, str) else Path(source).name
+            self.pairs.append((name, shrink(photo, SHEET_SIDE), shrink(styled, SHEET_SIDE)))
+
+
+def transform_sources(
+    model: torch.nn.Module,
+    sources: list[Source],
+    max_side: int | None,
+    outputs: Outputs,
+    tally: Tally,
+    batch_size: int = BATCH_SIZE,
+) -> None:
+    """Read, stylise and write ``batch_size`` photos at a time (a folder of any length fits)."""
+    for i in range(0, len(sources), batch_size):
+        chunk = sources[i : i + batch_size]
+        photos = [shrink(read_photo(s), max_side) for s in chunk]
+        start = time.perf_counter()
+        styled = transform_images(model, photos, batch_size=batch_size)
+        tally.stylise += time.perf_counter() - start
+        for source, photo, result in zip(chunk, photos, styled, strict=True):
+            write_image(result, outputs.image(source_name(source)))
+            tally.add(source, photo, result)
+
+
+def write_sheet(path: Path, tally: Tally, style: Style) -> None:
+    if len(tally.pairs) == 1:
+        name, photo, styled = tally.pairs[0]
+        painting = read_image(style.image_path) if style.image_path.is_file() else None
+        images = [photo, *([painting] if painting is not None else []), styled]
+        titles = [name, *([style.name] if painting is not None else []), f"{style.name} (Johnson)"]
+        save_image_grid(images, path, titles=titles, cell_inches=4)
+        return
+    images = [im for _, photo, styled in tally.pairs for im in (photo, styled)]
+    titles = [t for name, _, _ in tally.pairs for t in (name, style.name)]
+    save_image_grid(images, path, titles=titles, ncol=2, cell_inches=4)
+
+
+def run_johnson(request: StylizeRequest, style: Style) -> Path:
+    """Stylise ``request.content`` with ``style``'s trained network; returns where it wrote."""
+    if request.size is not None and request.size < MIN_SIDE:
+        raise UserError(f"size must be at least {MIN_SIDE} px, not {request.size}")
+    sources = content_sources(request.content)
+    outputs = Outputs(request.out, style.name, many=len(sources) > 1)
+    outputs.check(len(sources))
+    device = pick_device(request.device)
+    tally = Tally()
+    with cpu_threads(request.threads) as threads:
+        start = time.perf_counter()
+        model, meta = load_model(style.model_path, device)
+        tally.load = time.perf_counter() - start
+        print(f"model {style.model_path} ({meta.get('style', style.name)}) on {describe(device)}")
+        transform_sources(model, sources, request.size, outputs, tally)
+    sheet = outputs.beside("sheet", ".png")
+    write_sheet(sheet, tally, style)
+    record = {
+        "method": "johnson",
+        "style": style.name,
+        "model": str(style.model_path),
+        "model_recipe": meta.get("recipe", ""),
+        "content": request.content,
+        "photos": len(sources),
+        "size": request.size,
+        "device": str(device),
+        "threads": threads,
+        "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
+    }
+    write_record(outputs.beside("config", ".json"), record)
+    h, w = tally.largest
+    print(
+        f"stylised {tally.photos} photo(s) in {tally.stylise:.2f} s "
+        f"({tally.stylise / tally.photos:.2f} s each, largest {w}x{h}); "
+        f"model load {tally.load:.2f} s"
+    )
+    print(f"wrote {outputs.where} (sheet {sheet})")
+    return outputs.where

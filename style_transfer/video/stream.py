@@ -1,0 +1,344 @@
+"""Stylise a video as a stream: decode -> batched inference -> encode, no frame ever on disk.
+
+    python -m style_transfer video clip.mp4 --style starry [--out clip_starry.mp4] [--stabilize]
+    make stylize-video STYLE=starry VIDEO=clip.mp4
+
+    from style_transfer.video.stream import VideoRequest, run_video, transform_video
+    run_video(VideoRequest(Path("clip.mp4"), style="starry"))     # what the video command does
+    report = transform_video(model, "clip.mp4", "clip_starry.mp4", batch_size=4, stabilize=0.5)
+
+A reader thread decodes with OpenCV (BGR, converted to RGB for the network), the calling thread
+stylises batches of frames, a writer thread steadies (optional), measures flicker and encodes
+(:mod:`~style_transfer.video.codec`: H.264 with the input's audio through PyAV, or OpenCV's
+mp4v). The output has the input's frame rate as an exact fraction (29.97 stays 30000/1001), its
+frame size and its frame count. It is written under a temporary name and renamed at the end: an
+error or Ctrl-C leaves no half-written output. At the end the warping error (Lai et al. 2018) of
+the output and of the input itself is reported: the output's flicker, against what the flow
+leaves on real footage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from torch import nn
+from tqdm import tqdm
+
+from shared.atomic import atomic_path
+from shared.device import describe, pick_device
+from shared.errors import UserError
+from style_transfer.compute import cpu_threads
+from style_transfer.johnson.infer import BATCH_SIZE, transform_images
+from style_transfer.johnson.model_file import load_model
+from style_transfer.styles import get_style
+from style_transfer.video.codec import (
+    OPENCV_SUFFIXES,
+    PYAV_SUFFIXES,
+    VideoInfo,
+    open_writer,
+    probe,
+    resolve_codec,
+)
+from style_transfer.video.temporal import TemporalFilter
+
+_END = object()
+
+
+@dataclass
+class VideoReport:
+    frames: int
+    width: int
+    height: int
+    fps: Fraction
+    codec: str
+    audio: str
+    warping_error: float  # output, Lai et al. 2018 (mean over frame pairs)
+    input_warping_error: float  # the input's own: what the flow leaves on real footage
+    seconds: float  # wall time, opening the file to renaming the output
+    network_seconds: float  # of which the calling thread spent running the network
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.frames / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3f} fps "
+            f"({self.fps}), {self.codec}, audio: {self.audio}; warping error "
+            f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}); "
+            f"{rate:.2f} frames/s ({self.network_seconds / self.seconds:.0%} of the time in the "
+            f"network)"
+        )
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that keeps its exception for the main thread to raise."""
+
+    def __init__(self, target: Callable[[], None], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:
+            self.error = exc
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
+    """Next item, or the end marker once ``stop`` is set and nothing is left."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return _END
+
+
+def _read_frames(src: Path, out: queue.Queue, stop: threading.Event) -> None:
+    capture = cv2.VideoCapture(str(src))
+    try:
+        while not stop.is_set():
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            _put(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stop)  # the network wants RGB
+    finally:
+        capture.release()
+        _put(out, _END, stop)
+
+
+def _write_frames(
+    batches: queue.Queue, stop: threading.Event, writer: Any, temporal: TemporalFilter, bar: tqdm
+) -> None:
+    index = 0
+    while (batch := _get(batches, stop)) is not _END:
+        for frame_in, frame_out in batch:
+            writer.write(temporal(frame_in, frame_out), index)
+            index += 1
+            bar.update(1)
+    if not stop.is_set():
+        writer.close()
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@dataclass
+class VideoRequest:
+    """One ``video`` command: which clip, which trained style (or model file), where to."""
+
+    video: Path
+    style: str | None = None  # a style with a trained model ...
+    model: Path | None = None  # ... or a model file
+    out: Path | None = None  # None: VIDEO_<style>.mp4 beside the input
+    batch_size: int = BATCH_SIZE  # frames per pass
+    stabilize: float = 0.0  # 0: off; else how much of the previous frame each frame keeps
+    codec: str = "auto"  # h264 when PyAV has libx264, else mp4v
+    device: str = "auto"
+    threads: int | None = None  # None: the idle cores
+
+
+def model_path_for(style: str | None, model: Path | None) -> Path:
+    """The model file for ``model`` or ``style`` (the registry's lookup: the user's trained
+    styles first, then the shipped models)."""
+    if model is not None:
+        return model
+    if not style:
+        raise UserError("say which style: --style NAME or --model PATH")
+    path = get_style(style).model_path
+    if not path.is_file():
+        raise UserError(
+            f"no trained model for style {style!r} ({path} is missing): "
+            f"train one with 'make train-style STYLE={style} DATA=dir', or pass --model PATH"
+        )
+    return path
+
+
+def run_video(request: VideoRequest) -> VideoReport:
+    """The ``video`` command: everything cheap to check is checked before the model loads."""
+    path = model_path_for(request.style, request.model)
+    src = request.video
+    out = request.out or src.with_name(f"{src.stem}_{request.style or path.stem}.mp4")
+    check_request(src, out, request.codec, request.batch_size, request.stabilize)
+    probe(src)
+    device = pick_device(request.device)
+    with cpu_threads(request.threads):
+        model, meta = load_model(path, device)
+        style = meta.get("style", path.stem)
+        print(f"model {path} ({style}) on {describe(device)}", file=sys.stderr)
+        report = transform_video(
+            model,
+            src,
+            out,
+            batch_size=request.batch_size,
+            stabilize=request.stabilize,
+            codec=request.codec,
+        )
+    for note in report.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    print(f"wrote {out}: {report.summary()}")
+    return report
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+def transform_video(
+    model: nn.Module,
+    src: str | Path,
+    dst: str | Path,
+    *,
+    batch_size: int = VideoRequest.batch_size,
+    stabilize: float = VideoRequest.stabilize,
+    codec: str = VideoRequest.codec,
+    progress: bool = True,
+) -> VideoReport:
+    """Stylise every frame of ``src`` into ``dst``: same fps, size, frame count (and audio).
+
+    ``stabilize`` in [0, 1): how much of the previous output, moved along the optical flow,
+    each frame keeps (0: off). Bad input raises :class:`UserError` before ``dst`` exists.
+    """
+    src, dst = Path(src), Path(dst)
+    codec = check_request(src, dst, codec, batch_size, stabilize)
+    info = probe(src)
+    start = time.perf_counter()
+    cv2_threads = cv2.getNumThreads()
+    # The network has the cores; OpenCV's own thread pool in the reader and writer threads
+    # would fight it for them (each frame's flow and warps are small jobs).
+    cv2.setNumThreads(1)
+    try:
+        with atomic_path(dst) as tmp:
+            writer = open_writer(codec, tmp, info, src)
+            temporal = TemporalFilter(stabilize)
+            frames, network_seconds = _run_pipeline(
+                model, src, info, writer, batch_size, temporal, progress
+            )
+    finally:
+        cv2.setNumThreads(cv2_threads)
+    notes = []
+    if info.frames and frames != info.frames:
+        notes.append(f"decoded {frames} of the {info.frames} frames the container lists")
+    out_error, in_error = temporal.warping_errors()
+    return VideoReport(
+        frames=frames,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        codec=codec,
+        audio=writer.audio_note,
+        warping_error=out_error,
+        input_warping_error=in_error,
+        seconds=time.perf_counter() - start,
+        network_seconds=network_seconds,
+        notes=notes,
+    )
+
+
+def check_request(src: Path, dst: Path, codec: str, batch_size: int, stabilize: float) -> str:
+    """Refuse bad settings before any work; returns the codec ``auto`` stands for."""
+    if batch_size < 1:
+        raise UserError(f"batch size must be at least 1, got {batch_size}")
+    if not 0.0 <= stabilize < 1.0:
+        raise UserError(f"stabilize strength must be in [0, 1), got {stabilize}")
+    codec = resolve_codec(codec)
+    suffixes = PYAV_SUFFIXES if codec == "h264" else OPENCV_SUFFIXES
+    if dst.suffix.lower() not in suffixes:
+        raise UserError(f"{codec} output must end in {', '.join(suffixes)}, not {dst.name!r}")
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise UserError(f"the output would overwrite the input: {dst}")
+    return codec
+
+
+def _run_pipeline(
+    model: nn.Module,
+    src: Path,
+    info: VideoInfo,
+    writer: Any,
+    batch_size: int,
+    temporal: TemporalFilter,
+    progress: bool,
+) -> tuple[int, float]:
+    """Frames written, and seconds the calling thread spent in the network."""
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+    styled: queue.Queue = queue.Queue(maxsize=2)
+    bar = tqdm(total=info.frames or None, unit="frame", desc="stylise video", disable=not progress)
+    reader = _Worker(lambda: _read_frames(src, decoded, stop), "video-reader")
+    sink = _Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
+    reader.start()
+    sink.start()
+    frames, network = 0, 0.0
+    try:
+        for batch in _batches(decoded, stop, reader, batch_size):
+            start = time.perf_counter()
+            outputs = transform_images(model, batch, batch_size=len(batch))
+            network += time.perf_counter() - start
+            _put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
+            frames += len(batch)
+        _put_checked(styled, _END, sink)
+        sink.join()
+        if sink.error is not None:
+            raise sink.error
+    except BaseException:
+        stop.set()
+        sink.join()
+        with contextlib.suppress(Exception):
+            writer.abort()
+        raise
+    finally:
+        stop.set()
+        reader.join()
+        bar.close()
+    return frames, network
+
+
+def _put_checked(q: queue.Queue, item: Any, consumer: _Worker) -> None:
+    """Put, unless the consumer died: then raise its error instead of waiting forever."""
+    while True:
+        if consumer.error is not None:
+            raise consumer.error
+        if not consumer.is_alive():
+            raise RuntimeError(f"{consumer.name} stopped")
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _batches(
+    decoded: queue.Queue, stop: threading.Event, reader: _Worker, batch_size: int
+) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    while (frame := _get(decoded, stop)) is not _END:
+        batch.append(frame)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if reader.error is not None:
+        raise reader.error
+    if batch:
+        yield batch
