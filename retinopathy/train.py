@@ -12,6 +12,7 @@ absent GPU, an unknown architecture, an unreadable dataset) leaves nothing behin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def loss_weights(config: RunConfig, labels: list[int]) -> list[float] | None:
     return list(option)
 
 
-def validation_metrics(task: Task):
+def validation_metrics(task: Task) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """The engine's per-epoch validation metrics, named as metrics.csv's columns."""
+
     def metrics_fn(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         m = compute_metrics(targets.numpy(), logits.float().softmax(1).numpy(), task)
         out = scalar_metrics(m)

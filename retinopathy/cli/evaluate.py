@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
 from shared.cli import add_device_argument, given
@@ -20,12 +21,7 @@ from shared.cli import add_device_argument, given
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="a finished run folder")
-    p.add_argument(
-        "--tta",
-        action="store_true",
-        default=None,
-        help="average over horizontal/vertical flips (default: as the run was trained)",
-    )
+    add_tta_argument(p, default="as the run was trained")
     add_device_argument(p)
 
 

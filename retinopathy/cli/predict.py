@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import PredictConfig
 from retinopathy.predict import predict
 from shared.cli import add_device_argument, default_of, given
@@ -25,12 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="a trained run folder")
     p.add_argument("images", type=Path, metavar="IMAGES", help="a photo or a folder of photos")
     p.add_argument("--out", type=Path, help="CSV to write (default: RUN/predictions/<name>.csv)")
-    p.add_argument(
-        "--tta",
-        action="store_true",
-        default=None,
-        help="average over horizontal/vertical flips",
-    )
+    add_tta_argument(p)
     p.add_argument(
         "--fuse-eyes",
         action="store_true",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from retinopathy.cli.data_options import add_data_arguments, data_options
+from retinopathy.cli.flags import add_data_arguments, data_options
 from retinopathy.config import DataConfig
 from retinopathy.prepare import prepare
 

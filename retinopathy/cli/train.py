@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retinopathy.cli.data_options import DATA_OPTIONS, add_data_arguments
+from retinopathy.cli.flags import DATA_OPTIONS, add_data_arguments, add_tta_argument
 from retinopathy.config import (
     DEFAULT_ARCH,
     REAL_DATA,
@@ -157,12 +157,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run folder (default: runs/retinopathy/<time>-<arch>-<task>)",
     )
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
-    out.add_argument(
-        "--tta",
-        action="store_true",
-        default=None,
-        help="test-time flips when evaluating",
-    )
+    add_tta_argument(out)
 
 
 def run(args: argparse.Namespace) -> int:

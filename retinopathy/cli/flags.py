@@ -1,4 +1,5 @@
-"""The flags ``prepare`` and ``train`` share: which photos, and how they are preprocessed."""
+"""Flags several commands share: the data flags of ``prepare`` and ``train`` (which photos, and
+how they are preprocessed), and ``--tta`` (``train``, ``evaluate``, ``predict``)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,16 @@ def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
 def data_options(args: argparse.Namespace) -> dict:
     """The data flags the user set, by DataConfig field name."""
     return given(args, *DATA_OPTIONS)
+
+
+def add_tta_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None
+) -> None:
+    """``--tta``; ``default`` says, where it is not off, what leaving it out means."""
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="average the predictions over horizontal and vertical flips"
+        + (f" (default: {default})" if default else ""),
+    )
