@@ -4,6 +4,7 @@ how they are preprocessed), and ``--tta`` (``train``, ``evaluate``, ``predict``)
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from retinopathy.config import REAL_DATA, SAMPLE_SET, DataConfig
@@ -13,17 +14,8 @@ from retinopathy.data.preprocess import MODES
 from retinopathy.data.sources import FORMATS
 from shared.cli import default_of, given
 
-DATA_OPTIONS = (
-    "data",
-    "format",
-    "image_size",
-    "mode",
-    "cache",
-    "storage",
-    "workers",
-    "synthetic_images",
-    "synthetic_size",
-)
+# One flag per DataConfig field, each named after it.
+DATA_OPTIONS = tuple(f.name for f in fields(DataConfig))
 
 
 def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
