@@ -57,7 +57,10 @@ def test_config_records_the_recipe_and_what_evaluation_needs(trained) -> None:
 def test_killed_run_resumes_to_the_same_test_metrics(trained, tmp_path: Path) -> None:
     reference, cache = trained
     run = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Float reductions depend on the thread count: train with the reference's (earlier tests in
+    # this process may have changed it from the default a fresh process gets).
+    threads = load_checkpoint(reference / "checkpoints" / "last.pt")["threads"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "retinopathy", *train_args(cache, run)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = run / "checkpoints" / "last.pt"
