@@ -108,10 +108,6 @@ class PreparedSet:
     def converted(self) -> list[Problem]:
         return [p for p in self.problems if p.action == "converted"]
 
-    @property
-    def labels(self) -> list[int]:
-        return [r.grade for r in self.records]
-
     def load(self, i: int) -> np.ndarray:
         """Photo ``i`` as ``size`` x ``size`` x 3 uint8 RGB."""
         return read_item(self.files[i])
