@@ -70,7 +70,11 @@ def test_killed_run_resumes_to_the_same_test_metrics(trained, tmp_path: Path) ->
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (run / "report.md").exists()
-    assert main(["train", "--resume", str(run)]) == 0
+    before = torch.get_num_threads()
+    try:
+        assert main(["train", "--resume", str(run)]) == 0  # takes the run's recorded threads
+    finally:
+        torch.set_num_threads(before)
     expect = json.loads((reference / "test_metrics.json").read_text())["summary"]
     got = json.loads((run / "test_metrics.json").read_text())["summary"]
     assert got == expect
