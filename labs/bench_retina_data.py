@@ -29,11 +29,11 @@ import torchvision.transforms as T
 from PIL import Image
 
 from retinopathy.data.augment import train_transform
-from retinopathy.data.cache import prepare
+from retinopathy.data.cache import prepare_records
 from retinopathy.data.dataset import FundusDataset
+from retinopathy.data.fundus_drawing import render
 from retinopathy.data.preprocess import load_and_preprocess
 from retinopathy.data.sources import Record
-from retinopathy.data.synthetic import render
 
 SIZE = 512
 MEAN, STD = [0.45, 0.25, 0.15], [0.3, 0.2, 0.15]
@@ -109,7 +109,9 @@ def bench_loading(paths: list[Path], cache_dir: Path) -> float:
     n = len(paths)
     datasets = []
     for storage in ("npy", "jpeg"):
-        prepared = prepare(records, SIZE, cache_dir=cache_dir, storage=storage, progress=False)
+        prepared = prepare_records(
+            records, SIZE, cache_dir=cache_dir, storage=storage, progress=False
+        )
         datasets.append(FundusDataset(prepared, transform=train_transform(SIZE, MEAN, STD)))
     seed_ms, *ours = paired_ms(
         [lambda i: seed_style(Image.open(paths[i]).convert("RGB"))]

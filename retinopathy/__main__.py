@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import sys
 
+from retinopathy.config import APP
 from shared.cli import main as cli_main
 
 # sub-command -> module with add_arguments(parser) and run(args) -> int
 COMMANDS = {
-    "prepare": "retinopathy.prepare",
-    "train": "retinopathy.train",
-    "evaluate": "retinopathy.evaluate",
-    "predict": "retinopathy.predict",
+    "prepare": "retinopathy.cli.prepare",
+    "train": "retinopathy.cli.train",
+    "evaluate": "retinopathy.cli.evaluate",
+    "predict": "retinopathy.cli.predict",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main("retinopathy", __doc__, COMMANDS, argv)
+    return cli_main(APP, __doc__, COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,16 @@
-"""Evaluate a trained run on its test split: metrics, plots and report.md.
+"""Evaluate a trained run on its test split: metrics, plots, predictions and report.md.
 
-    python -m retinopathy evaluate --run runs/retinopathy/20250101-120000-resnet50-grade5
-    python -m retinopathy evaluate --run RUN --tta        # average over flipped views too
+    from retinopathy.evaluate import evaluate
+    evaluate("runs/retinopathy/20250101-120000-resnet50-grade5")
 
-Uses the run's own split, preprocessing and kept checkpoint (best.pt on the selected validation
-metric). Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes.
+Uses the run's own prepared photos, split and kept checkpoint (best.pt on the selected validation
+metric), all as the run recorded them: nothing is drawn, read from the original photos or
+preprocessed again, and the checkpoint is read once. Where patients have both eyes (EyePACS),
+also reports the gain from fusing the two eyes.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -21,26 +20,75 @@ import torch
 from torch.utils.data import DataLoader
 
 from retinopathy import fusion, report
+from retinopathy.config import EvaluateConfig
+from retinopathy.data.run_data import RunData
 from retinopathy.metrics import compute_metrics, scalar_metrics
-from retinopathy.models import load_run_model, predict_probs
-from retinopathy.rundata import RunData
+from retinopathy.models import KeptModel, load_run_model, predict_probs
+from retinopathy.predictions import prediction_frame, write_predictions
+from retinopathy.prepare import reopen
 from retinopathy.tasks import Task
 from shared.atomic import atomic_write_text
-from shared.device import DEVICE_CHOICES, pick_device
-from shared.runs import MetricsLog, RunPaths, progress, read_config, require_run_dir
+from shared.device import pick_device
+from shared.runs import MetricsLog, RunPaths, progress, require_run_dir
 
 PREDICTIONS = "test_predictions.csv"
 METRICS_JSON = "test_metrics.json"
+BATCH_SIZE = 64  # evaluation holds no gradients: twice the training batch fits
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="a finished run folder")
-    p.add_argument("--tta", action="store_true", help="average over horizontal/vertical flips")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+def evaluate(config: EvaluateConfig | str | Path) -> Path:
+    """Evaluate the finished run ``config.run`` (or the run folder given); returns report.md."""
+    if not isinstance(config, EvaluateConfig):
+        config = EvaluateConfig(Path(config))
+    device = pick_device(config.device)
+    paths = require_run_dir(config.run)
+    kept = load_run_model(paths.root)
+    data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
+    return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept)
+
+
+def evaluate_run(
+    run_dir: Path,
+    data: RunData,
+    device: torch.device,
+    *,
+    tta: bool | None = None,
+    kept: KeptModel | None = None,
+) -> Path:
+    """Test metrics, plots and report.md of ``run_dir`` from ``data`` (training hands its own).
+
+    ``tta``: None evaluates as the run was trained. Prints the one-screen summary.
+    """
+    paths = RunPaths(run_dir)
+    kept = kept or load_run_model(paths.root)
+    tta = kept.config.tta if tta is None else tta
+    val = _probs(kept.model, data.val, device, tta, "val")
+    test = _probs(kept.model, data.test, device, tta, "test")
+    task = data.task
+    test_metrics = compute_metrics(test[1], test[0], task)
+    val_metrics = compute_metrics(val[1], val[0], task)
+    fused = _fusion_section(task, data, val, test, test_metrics)
+    summary = {**scalar_metrics(test_metrics, "test_"), **scalar_metrics(val_metrics, "val_")}
+    extra = [f"Validation: {report.headline(val_metrics)}.\n"]
+    if fused:
+        extra.append(fused[0])
+        summary.update(fused[1])
+    frame = prediction_frame(task, data.test.ids, test[0], labels=test[1])
+    write_predictions(paths.root / PREDICTIONS, frame)
+    results = {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)}
+    atomic_write_text(paths.root / METRICS_JSON, json.dumps(results, indent=1))
+    _write_report(paths, kept, data, test_metrics, extra)
+    print(report.summary(task, test_metrics, paths.root))
+    if fused:
+        print(
+            f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
+            f"({fused[1]['fusion_qwk_gain']:+.3f})"
+        )
+    return paths.report
 
 
 def _probs(model, dataset, device, tta: bool, name: str) -> tuple[np.ndarray, np.ndarray]:
-    loader = DataLoader(dataset, batch_size=64, shuffle=False)
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=False)
     bar = lambda it: progress(it, desc=f"evaluate {name}", unit="batch", leave=False)  # noqa: E731
     probs, labels = predict_probs(model, loader, device, tta=tta, progress=bar)
     return probs.numpy(), labels.numpy()
@@ -72,86 +120,37 @@ def _fusion_section(
     return text, {"fusion_alpha": alpha, "fused_qwk": fused["qwk"], "fusion_qwk_gain": gain}
 
 
-def _predictions_csv(task: Task, ids: list[str], labels: np.ndarray, probs: np.ndarray) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id", "true", "predicted", *[f"p_{k}" for k in range(task.num_classes)]])
-    pred = probs.argmax(1)
-    for i, image_id in enumerate(ids):
-        w.writerow([image_id, int(labels[i]), int(pred[i]), *[f"{p:.5f}" for p in probs[i]]])
-    return buf.getvalue()
+def fusion_alpha(run_dir: Path) -> float | None:
+    """The eye-fusion weight the run's evaluation chose on validation (None: not evaluated)."""
+    path = Path(run_dir) / METRICS_JSON
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("summary", {}).get("fusion_alpha")
 
 
-def evaluate_run(
-    run_dir: Path,
-    *,
-    data: RunData | None = None,
-    device: torch.device | None = None,
-    tta: bool | None = None,
-) -> Path:
-    """Test metrics, plots and report.md for ``run_dir``; prints the one-screen summary."""
-    paths = require_run_dir(run_dir)
-    config = read_config(paths.root)
-    model, _ = load_run_model(paths.root)
-    data = data or RunData.build(config, paths.root, progress=False)
-    device = device or pick_device(config.get("device", "auto"))
-    tta = config.get("tta", False) if tta is None else tta
-    task = data.task
-    val = _probs(model, data.val, device, tta, "val")
-    test = _probs(model, data.test, device, tta, "test")
-    test_metrics = compute_metrics(test[1], test[0], task)
-    val_metrics = compute_metrics(val[1], val[0], task)
-    history = MetricsLog(paths.metrics).rows() if paths.metrics.is_file() else []
-    plots = report.save_plots(paths.plots, task, test_metrics, history)
-    extra = [f"Validation: {report.headline(val_metrics)}.\n"]
-    fused = _fusion_section(task, data, val, test, test_metrics)
-    summary = {**scalar_metrics(test_metrics, "test_"), **scalar_metrics(val_metrics, "val_")}
-    if fused:
-        extra.append(fused[0])
-        summary.update(fused[1])
-    best_epoch = _best_epoch(paths)
+def _write_report(
+    paths: RunPaths,
+    kept: KeptModel,
+    data: RunData,
+    test_metrics: dict[str, Any],
+    extra: list[str],
+) -> None:
+    history = MetricsLog(paths.metrics).rows()
+    plots = report.save_plots(paths.plots, data.task, test_metrics, history)
+    config = kept.config
     text = report.render(
-        title=f"{config['arch']} on {config['task']}",
-        task=task,
+        title=f"{config.arch} on {config.task}",
+        task=data.task,
         test=test_metrics,
         counts=data.counts(),
-        config=config,
+        config=config.to_json(),
         plots=plots,
         run_dir=paths.root,
-        best_epoch=best_epoch,
+        best_epoch=kept.epoch,
         extra_sections=extra,
     )
-    atomic_write_text(
-        paths.root / PREDICTIONS, _predictions_csv(task, data.test.ids, test[1], test[0])
-    )
-    atomic_write_text(
-        paths.root / METRICS_JSON,
-        json.dumps(
-            {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)},
-            indent=1,
-        ),
-    )
     atomic_write_text(paths.report, text)
-    print(report.summary(task, test_metrics, paths.root))
-    if fused:
-        print(
-            f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
-            f"({fused[1]['fusion_qwk_gain']:+.3f})"
-        )
-    return paths.report
-
-
-def _best_epoch(paths: RunPaths) -> int | None:
-    from shared.runs import load_kept_checkpoint
-
-    _, state = load_kept_checkpoint(paths.root)
-    return state.get("best_epoch") or state.get("epoch")
 
 
 def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "roc_curves"}
-
-
-def run(args: argparse.Namespace) -> int:
-    evaluate_run(args.run, device=pick_device(args.device), tta=args.tta)
-    return 0

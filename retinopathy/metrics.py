@@ -32,24 +32,25 @@ def quadratic_kappa(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) ->
     )
 
 
-def one_vs_rest_auc(y_true: np.ndarray, probs: np.ndarray) -> dict[int, float]:
-    """ROC AUC of each class against the rest, for classes present and absent in ``y_true``."""
-    out = {}
+def _one_vs_rest(y_true: np.ndarray, probs: np.ndarray):
+    """``(class, is_that_class)`` for each class with examples on both sides of the question."""
     for k in range(probs.shape[1]):
         positives = y_true == k
         if positives.any() and (~positives).any():
-            out[k] = float(skm.roc_auc_score(positives, probs[:, k]))
-    return out
+            yield k, positives
+
+
+def one_vs_rest_auc(y_true: np.ndarray, probs: np.ndarray) -> dict[int, float]:
+    """ROC AUC of each class against the rest, for classes present and absent in ``y_true``."""
+    return {k: float(skm.roc_auc_score(pos, probs[:, k])) for k, pos in _one_vs_rest(y_true, probs)}
 
 
 def roc_curves(y_true: np.ndarray, probs: np.ndarray) -> dict[int, tuple[list, list]]:
     """One-vs-rest ROC curve points (false positive rate, true positive rate) per class."""
     out = {}
-    for k in range(probs.shape[1]):
-        positives = y_true == k
-        if positives.any() and (~positives).any():
-            fpr, tpr, _ = skm.roc_curve(positives, probs[:, k])
-            out[k] = (fpr.tolist(), tpr.tolist())
+    for k, positives in _one_vs_rest(y_true, probs):
+        fpr, tpr, _ = skm.roc_curve(positives, probs[:, k])
+        out[k] = (fpr.tolist(), tpr.tolist())
     return out
 
 

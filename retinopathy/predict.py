@@ -1,61 +1,123 @@
-"""Grade new fundus photos with a trained run: a CSV of id, grade and class probabilities.
+"""Grade new fundus photos with a trained run: a table of id, grade and class probabilities.
 
-    python -m retinopathy predict --run RUN photo.jpeg
-    python -m retinopathy predict --run RUN ~/new_photos --tta --fuse-eyes --out grades.csv
+    import retinopathy
+    df = retinopathy.grade("runs/retinopathy/<run>", "new_photos/")       # a DataFrame
+    from retinopathy.predict import predict
+    predict(PredictConfig(run, images, tta=True))                        # the same, as a CSV
 
 Photos are preprocessed exactly as the run's training photos were (crop or Graham, same size,
 same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
-file is an error. ``--fuse-eyes`` blends the two eyes of EyePACS-style pairs
+file is an error. ``fuse_eyes`` blends the two eyes of EyePACS-style pairs
 (``<patient>_left`` / ``<patient>_right``) with the weight chosen on the run's validation split.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import json
 import re
 import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 
 from retinopathy import fusion
+from retinopathy.config import PredictConfig
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.preprocess import BadImage, load_and_preprocess
-from retinopathy.data.sources import IMAGE_SUFFIXES
-from retinopathy.evaluate import METRICS_JSON
-from retinopathy.models import load_run_model
-from retinopathy.tasks import get_task
-from shared.atomic import atomic_write_text
-from shared.device import DEVICE_CHOICES, pick_device
+from retinopathy.evaluate import fusion_alpha
+from retinopathy.models import load_run_model, predict_probs
+from retinopathy.predictions import prediction_frame, write_predictions
+from shared.device import pick_device
 from shared.errors import UserError
-from shared.runs import progress, read_config, require_run_dir
+from shared.image_files import list_images
+from shared.runs import progress
 
 EYE_PAIR = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
+UNVALIDATED_ALPHA = 0.5  # a run never evaluated: each eye counts as much as its twin
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="a trained run folder")
-    p.add_argument("images", type=Path, metavar="IMAGES", help="a photo or a folder of photos")
-    p.add_argument("--out", type=Path, help="CSV to write (default RUN/predictions/<name>.csv)")
-    p.add_argument("--tta", action="store_true", help="average over horizontal/vertical flips")
-    p.add_argument("--fuse-eyes", action="store_true", help="blend the two eyes of a patient")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+@dataclass
+class Graded:
+    """The graded photos (one row each), the unreadable ones (``"path: reason"``), the classes."""
+
+    frame: pd.DataFrame
+    unreadable: list[str]
+    class_names: tuple[str, ...]
 
 
-def find_images(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not found:
-            raise UserError(f"{path} holds no photos ({', '.join(IMAGE_SUFFIXES)})")
-        return found
-    raise UserError(f"{path} does not exist")
+def grade(
+    run_dir: str | Path, images: str | Path | Sequence[str | Path], **options: Any
+) -> pd.DataFrame:
+    """Grade ``images`` (a photo, a folder, or a list of paths) with the run in ``run_dir``.
+
+    Returns a pandas DataFrame, one row per photo: ``id``, ``grade`` (the predicted class
+    index), ``class`` (its name), ``p_0`` ... ``p_<k>`` and ``path``. ``options``: the fields
+    of :class:`~retinopathy.config.PredictConfig` (``tta``, ``fuse_eyes``, ``batch_size``,
+    ``device``). Unreadable photos in a folder or list are skipped with a warning.
+    """
+    graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
+    if graded.unreadable:
+        warnings.warn(
+            f"{len(graded.unreadable)} unreadable photo(s) skipped: {graded.unreadable[0]}",
+            stacklevel=2,
+        )
+    return graded.frame
+
+
+def predict(config: PredictConfig) -> Path:
+    """Grade ``config.images`` into a CSV and print a summary; returns the CSV's path."""
+    graded = grade_photos(config)
+    out = config.out or _default_out(config)
+    write_predictions(out, graded.frame)
+    counts = graded.frame["class"].value_counts()
+    print(f"{len(graded.frame)} photos graded -> {out}")
+    print("  " + ", ".join(f"{n}: {counts.get(n, 0)}" for n in graded.class_names))
+    if graded.unreadable:
+        print(f"{len(graded.unreadable)} unreadable, skipped:")
+        for line in graded.unreadable:
+            print(f"  {line}")
+    return out
+
+
+def grade_photos(config: PredictConfig) -> Graded:
+    """The photos graded by the run's kept model, preprocessed as its training photos were."""
+    device = pick_device(config.device)
+    kept = load_run_model(config.run)
+    run = kept.config
+    files = find_images(config.images)
+    good, photos, bad = load_photos(files, run.data.image_size, run.data.mode)
+    if isinstance(config.images, Path) and config.images.is_file() and bad:
+        raise UserError(f"cannot read {bad[0]}")
+    if not good:
+        raise UserError(f"none of the {len(files)} photos could be read")
+    transform = eval_transform(run.data.image_size, run.mean, run.std)
+    loader = DataLoader(_Photos(photos, transform), batch_size=config.batch_size)
+    bar = lambda it: progress(it, desc="predict", unit="batch", leave=False)  # noqa: E731
+    probs = predict_probs(kept.model, loader, device, tta=config.tta, progress=bar)[0].numpy()
+    ids = [p.stem for p in good]
+    if config.fuse_eyes:
+        alpha = fusion_alpha(config.run)
+        alpha = UNVALIDATED_ALPHA if alpha is None else alpha
+        probs = fusion.fuse(probs, _patients(ids), alpha)
+    frame = prediction_frame(run.grading, ids, probs, paths=good)
+    return Graded(frame, bad, run.grading.class_names)
+
+
+def find_images(images: Path | Sequence[Path]) -> list[Path]:
+    """The photos to grade: a file itself, a folder's images (and its sub-folders'), or both."""
+    if not isinstance(images, Path):
+        return [p for item in images for p in find_images(Path(item))]
+    if images.is_file():
+        return [images]
+    if images.is_dir():
+        return list_images(images, recursive=True)
+    raise UserError(f"{images} does not exist")
 
 
 def load_photos(paths: list[Path], size: int, mode: str) -> tuple[list[Path], list, list[str]]:
@@ -70,71 +132,30 @@ def load_photos(paths: list[Path], size: int, mode: str) -> tuple[list[Path], li
     return good, images, bad
 
 
-def _fusion_alpha(run_dir: Path) -> float:
-    path = run_dir / METRICS_JSON
-    if path.is_file():
-        return float(json.loads(path.read_text()).get("summary", {}).get("fusion_alpha", 0.5))
-    return 0.5
+class _Photos(torch.utils.data.Dataset):
+    """Preprocessed HxWx3 photos as normalised tensors (no labels: -1)."""
+
+    def __init__(self, photos: list[np.ndarray], transform) -> None:
+        self.photos, self.transform = photos, transform
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(torch.from_numpy(self.photos[i]).permute(2, 0, 1)), -1
 
 
-def run(args: argparse.Namespace) -> int:
-    paths = require_run_dir(args.run)
-    config = read_config(paths.root)
-    model, _ = load_run_model(paths.root)
-    task = get_task(config["task"])
-    files = find_images(args.images)
-    good, images, bad = load_photos(files, config["image_size"], config["mode"])
-    if args.images.is_file() and bad:
-        raise UserError(f"cannot read {bad[0]}")
-    if not good:
-        raise UserError(f"none of the {len(files)} photos could be read")
-    device = pick_device(args.device)
-    transform = eval_transform(config["image_size"], config["mean"], config["std"])
-    probs = _predict(model, images, transform, device, args.tta, args.batch_size)
-    ids = [p.stem for p in good]
-    if args.fuse_eyes:
-        probs = fusion.fuse(probs, _patients(ids), _fusion_alpha(paths.root))
-    out = (
-        args.out
-        or paths.root
-        / "predictions"
-        / f"{args.images.stem or 'photos'}-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-    )
-    _write_csv(out, task, ids, good, probs)
-    grades = np.bincount(probs.argmax(1), minlength=task.num_classes)
-    print(f"{len(good)} photos graded -> {out}")
-    print("  " + ", ".join(f"{n}: {c}" for n, c in zip(task.class_names, grades, strict=True)))
-    if bad:
-        print(f"{len(bad)} unreadable, skipped:")
-        for line in bad:
-            print(f"  {line}")
-    return 0
-
-
-@torch.no_grad()
-def _predict(model, images, transform, device, tta: bool, batch_size: int) -> np.ndarray:
-    model.eval().to(device)
-    out = []
-    for start in progress(
-        range(0, len(images), batch_size), desc="predict", unit="batch", leave=False
-    ):
-        chunk = images[start : start + batch_size]
-        x = torch.stack([transform(torch.from_numpy(im).permute(2, 0, 1)) for im in chunk])
-        x = x.to(device)
-        views = [x, x.flip(-1), x.flip(-2)] if tta else [x]
-        out.append(torch.stack([model(v).float().softmax(1) for v in views]).mean(0).cpu())
-    return torch.cat(out).numpy()
+def _as_paths(images: str | Path | Sequence[str | Path]) -> Path | list[Path]:
+    if isinstance(images, (str, Path)):
+        return Path(images)
+    return [Path(p) for p in images]
 
 
 def _patients(ids: list[str]) -> list[str | None]:
     return [m["patient"] if (m := EYE_PAIR.match(i)) else None for i in ids]
 
 
-def _write_csv(out: Path, task, ids: list[str], files: list[Path], probs: np.ndarray) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id", "grade", "class", *[f"p_{k}" for k in range(task.num_classes)], "path"])
-    for image_id, path, p in zip(ids, files, probs, strict=True):
-        k = int(p.argmax())
-        w.writerow([image_id, k, task.class_names[k], *[f"{v:.5f}" for v in p], str(path)])
-    atomic_write_text(out, buf.getvalue())
+def _default_out(config: PredictConfig) -> Path:
+    name = config.images.stem if isinstance(config.images, Path) else "photos"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(config.run) / "predictions" / f"{name or 'photos'}-{stamp}.csv"

@@ -1,84 +1,67 @@
-"""Preprocess a dataset's photos once into the cache that training reads.
+"""Preprocess a dataset's photos once into the cache that training reads: the prepare pipeline.
 
-    python -m retinopathy prepare ~/data/eyepacs --size 512
-    python -m retinopathy prepare                 # the built-in synthetic sample set
-    python -m retinopathy prepare DATA --mode graham --cache /scratch/cache --workers 8
+    from retinopathy.config import DataConfig
+    from retinopathy.prepare import prepare
+    prepared = prepare(DataConfig("~/data/eyepacs", image_size=512))
+    prepared = prepare(DataConfig())       # the built-in sample set, drawn first if need be
 
-DATA is a dataset folder (EyePACS, APTOS 2019, Messidor-2, IDRiD, class folders), a path,label
-CSV, or "synthetic" (the default: about 2,000 generated photos, made once). Every photo is cropped
-to the eye, squared and resized (``crop``), or also colour-normalised (``graham``), in parallel.
-Re-running does only what changed; an interrupted run resumes. Bad photos are listed, with the
-reason, in problems.csv inside the cache folder, and the rest go on.
+A finished run records its prepared folder in config.json; :func:`reopen` reads it back from
+there without looking at the original photos again.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from retinopathy.data.cache import STORAGES, PreparedSet, default_cache_dir, prepare
-from retinopathy.data.preprocess import MODES
-from retinopathy.data.sources import FORMATS, Source, load_source
+from retinopathy.config import DataConfig, RunConfig
+from retinopathy.data.cache import PROBLEMS, prepare_records
+from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared
+from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
 
-SYNTHETIC = "synthetic"
 
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options ``prepare`` shares with ``train`` (DATA, format, size, mode, cache, workers)."""
-    parser.add_argument(
-        "data",
-        nargs="?",
-        default=SYNTHETIC,
-        metavar="DATA",
-        help="dataset folder or CSV (default: the built-in synthetic set)",
-    )
-    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
-    parser.add_argument("--size", type=int, default=512, help="cached image side in px (512)")
-    parser.add_argument("--mode", choices=MODES, default="crop", help="preprocessing (crop)")
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        help=f"cache folder (default {default_cache_dir()}; $XDG_CACHE_HOME respected)",
-    )
-    parser.add_argument(
-        "--storage",
-        choices=STORAGES,
-        default="npy",
-        help="cached photo format: raw npy (fast) or jpeg (12x smaller)",
-    )
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--synthetic-images", type=int, default=2000, help=argparse.SUPPRESS)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_arguments(parser)
-
-
-def open_source(args: argparse.Namespace) -> Source:
-    """Read DATA (generating the synthetic set first if asked for)."""
-    if args.data == SYNTHETIC:
+def open_source(config: DataConfig, *, progress: bool = True) -> Source:
+    """Read DATA (drawing the sample set first, once, if that is what DATA names)."""
+    if config.on_sample_set:
+        n, size = config.synthetic_images, config.synthetic_size
         root = generate(
-            default_root(args.synthetic_images, cache_dir=args.cache),
-            n_images=args.synthetic_images,
-            workers=args.workers,
+            default_root(n, size=size, cache_dir=config.cache),
+            n_images=n,
+            size=size,
+            workers=config.workers,
+            progress=progress,
         )
         return load_source(root, "eyepacs")
-    return load_source(args.data, args.format)
+    return load_source(config.data, config.format)
 
 
-def prepare_from_args(args: argparse.Namespace) -> PreparedSet:
-    source = open_source(args)
-    return prepare(
+def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False) -> PreparedSet:
+    """Read the dataset and preprocess it into the cache, reusing what is there.
+
+    ``progress``: progress bars; ``verbose``: print what was done and where the cache is.
+    """
+    source = open_source(config, progress=progress)
+    prepared = prepare_records(
         source.records,
-        args.size,
-        args.mode,
-        args.cache,
-        args.workers,
-        storage=args.storage,
+        config.image_size,
+        config.mode,
+        config.cache,
+        config.workers,
+        storage=config.storage,
         rejected=source.rejected,
+        progress=progress,
     )
+    if verbose:
+        print(summary(prepared))
+        print(f"cache: {prepared.folder}")
+    return prepared
+
+
+def reopen(config: RunConfig) -> PreparedSet:
+    """The prepared set a run recorded, as the cache holds it; prepared again only if it is gone."""
+    if config.prepared and (Path(config.prepared) / INDEX).is_file():
+        return open_prepared(config.prepared, config.data.image_size, config.data.mode)
+    return prepare(config.data, progress=False)
 
 
 def summary(prepared: PreparedSet) -> str:
@@ -89,13 +72,6 @@ def summary(prepared: PreparedSet) -> str:
     if prepared.problems:
         line += (
             f"; {len(prepared.rejected)} rejected, {len(prepared.converted)} converted "
-            f"(see {prepared.folder / 'problems.csv'})"
+            f"(see {prepared.folder / PROBLEMS})"
         )
     return line
-
-
-def run(args: argparse.Namespace) -> int:
-    prepared = prepare_from_args(args)
-    print(summary(prepared))
-    print(f"cache: {prepared.folder}")
-    return 0

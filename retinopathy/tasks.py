@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+GRADES = (0, 1, 2, 3, 4)  # the ICDR scale every dataset is read into
 GRADE_NAMES = ("0 none", "1 mild", "2 moderate", "3 severe", "4 proliferative")
+GRADE_RANGE = f"{GRADES[0]}-{GRADES[-1]}"  # "0-4", for messages
 
 
 @dataclass(frozen=True)
 class Task:
     name: str
-    grade_to_class: tuple[int, ...]  # index: clinical grade 0-4 -> class index
+    grade_to_class: tuple[int, ...]  # index: clinical grade -> class index
     class_names: tuple[str, ...]
     description: str
 
@@ -33,20 +35,22 @@ class Task:
         return self.num_classes == 2
 
     @property
-    def ordinal(self) -> bool:
-        """Every task keeps the grades' order, so quadratic kappa is meaningful for each."""
-        return True
+    def keeps_every_grade(self) -> bool:
+        """True when each clinical grade is a class of its own (no grades merged)."""
+        return self.grade_to_class == GRADES
 
     def map_grades(self, grades: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Clinical grades (0-4) -> this task's class indices."""
+        """Clinical grades -> this task's class indices."""
         grades = np.asarray(grades, dtype=int)
-        if grades.size and (grades.min() < 0 or grades.max() > 4):
-            raise ValueError(f"grades must lie in 0-4, got {sorted(set(grades.tolist()))}")
+        if grades.size and (grades.min() < GRADES[0] or grades.max() > GRADES[-1]):
+            raise ValueError(
+                f"grades must lie in {GRADE_RANGE}, got {sorted(set(grades.tolist()))}"
+            )
         return np.asarray(self.grade_to_class)[grades]
 
 
 TASKS: dict[str, Task] = {
-    "grade5": Task("grade5", (0, 1, 2, 3, 4), GRADE_NAMES, "five ICDR grades, 0-4"),
+    "grade5": Task("grade5", GRADES, GRADE_NAMES, f"five ICDR grades, {GRADE_RANGE}"),
     "grade3": Task(
         "grade3",
         (0, 1, 1, 2, 2),

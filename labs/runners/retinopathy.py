@@ -4,8 +4,10 @@
 
 A recipe (``labs/<name>.toml``) has a ``[base]`` table of ``train`` options, optional
 ``[quick]`` overrides for a smoke run, and one ``[[variant]]`` table per run (``name`` plus the
-options it changes). Option names are the CLI's without dashes (``image_size = 96``,
-``augment = false`` for ``--no-augment``). Finished runs are reused; a killed one is resumed.
+options it changes). Options are those of :meth:`retinopathy.config.RunConfig.from_options`: the
+``train`` command's flags without dashes (``image_size = 96``, ``augment = false`` for
+``--no-augment``). Each variant is trained through ``retinopathy.train.train``; finished runs
+are reused, a killed one is resumed.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from retinopathy.__main__ import main as retinopathy_main
+from retinopathy.config import RunConfig
 from retinopathy.evaluate import METRICS_JSON
-from retinopathy.train import DEFAULT_ARCH
+from retinopathy.train import resume, train
 from shared.atomic import atomic_write_text
 from shared.backbones import weights_available
 from shared.backbones.weights import offline
-from shared.errors import UserError
 from shared.runs import is_run_dir
 
 COLUMNS = (
@@ -31,27 +32,6 @@ COLUMNS = (
     ("test_macro_f1", "macro F1"),
     ("test_auc", "AUC"),
 )
-
-
-def _flag(key: str, value: Any) -> list[str]:
-    name = "--" + key.replace("_", "-")
-    if value is False and key == "augment":
-        return ["--no-augment"]
-    if value is True:
-        return [name]
-    if value is False or value is None:
-        return []
-    return [name, str(value)]
-
-
-def train_argv(options: dict[str, Any], run: Path) -> list[str]:
-    argv = ["train"]
-    data = options.pop("data", None)
-    if data:
-        argv.append(str(data))
-    for key, value in options.items():
-        argv += _flag(key, value)
-    return [*argv, "--run", str(run)]
 
 
 def slug(name: str) -> str:
@@ -64,8 +44,8 @@ def effective(options: dict[str, Any]) -> dict[str, Any]:
     Offline (``VISIONLAB_OFFLINE=1``) and without cached ImageNet weights, ``pretrained = "auto"``
     trains from random weights: that variant is the same run as its from-scratch twin.
     """
-    arch = options.get("arch", DEFAULT_ARCH)
-    if options.get("pretrained", "auto") == "auto" and offline() and not weights_available(arch):
+    config = RunConfig.from_options(**options)
+    if config.pretrained == "auto" and offline() and not weights_available(config.arch):
         return {**options, "pretrained": "no"}
     return options
 
@@ -75,9 +55,10 @@ def run_variant(options: dict[str, Any], run: Path) -> tuple[dict[str, float], f
     done = run / METRICS_JSON
     start = time.perf_counter()
     if not done.is_file():
-        argv = ["train", "--resume", str(run)] if is_run_dir(run) else train_argv(options, run)
-        if retinopathy_main(argv) != 0:
-            raise UserError(f"variant {run.name} failed")
+        if is_run_dir(run):
+            resume(run)
+        else:
+            train(RunConfig.from_options(**options), run)
     seconds = time.perf_counter() - start
     timing = run / "lab_time.json"
     if seconds > 5 or not timing.is_file():

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from retinopathy.data.cache import PreparedSet, _encode, read_item
+from retinopathy.data.prepared import PreparedSet, encode_item, read_item, storage_of
 from retinopathy.data.preprocess import BadImage, load_and_preprocess
 from retinopathy.data.sources import Record
 from shared.atomic import atomic_write_bytes
@@ -69,8 +69,7 @@ class FundusDataset(Dataset):
         """Preprocess photo ``j`` again from its original and put it back in the cache."""
         record, target = self.prepared.records[j], Path(self.prepared.files[j])
         image = load_and_preprocess(record.path, self.prepared.size, self.prepared.mode)
-        storage = "npy" if target.suffix == ".npy" else "jpeg"
-        atomic_write_bytes(target, _encode(image, storage))
+        atomic_write_bytes(target, encode_item(image, storage_of(target)))
         return image
 
     def _stand_in(self, j: int) -> np.ndarray:

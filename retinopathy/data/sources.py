@@ -31,10 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from retinopathy.tasks import GRADE_RANGE, GRADES
 from shared.errors import UserError
-
-GRADES = (0, 1, 2, 3, 4)
-IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".tif", ".tiff", ".bmp")
+from shared.image_files import is_image_file
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def _image_index(folder: Path) -> dict[str, Path]:
     """File name and stem (both lower-case) -> path, for every image below ``folder``."""
     index: dict[str, Path] = {}
     for p in sorted(folder.rglob("*")):
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+        if is_image_file(p) and p.is_file():
             index.setdefault(p.name.lower(), p)
             index.setdefault(p.stem.lower(), p)
     return index
@@ -141,7 +140,7 @@ class _Collector:
         path = resolve(name)
         grade = _parse_grade(label)
         if grade is None:
-            self.reject(path, id_, f"{where}: label {label!r} is not a grade 0-4")
+            self.reject(path, id_, f"{where}: label {label!r} is not a grade {GRADE_RANGE}")
         elif id_ in self._seen:
             self.reject(path, id_, f"{where}: duplicate id (first at {self._seen[id_]})")
         else:
@@ -155,7 +154,7 @@ class _Collector:
 def _read_eyepacs(root: Path) -> Source:
     out = _Collector("eyepacs", root)
     image_dir = root / "train" if (root / "train").is_dir() else root
-    on_disk = {p.stem: p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    on_disk = {p.stem: p for p in image_dir.iterdir() if is_image_file(p)}
     header, rows = _read_csv(root / "trainLabels.csv")
     _require(header, ("image", "level"), root / "trainLabels.csv")
     for line, row in rows:
@@ -212,7 +211,7 @@ def _idrid_csvs(root: Path) -> list[Path]:
 
 def _read_idrid(root: Path) -> Source:
     out = _Collector("idrid", root)
-    images = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+    images = [p for p in sorted(root.rglob("*")) if is_image_file(p)]
     for table in _idrid_csvs(root):
         part = "test" if "test" in table.name.lower() else "train"
         # Training and testing photos share names (IDRiD_001.jpg in both), so match the folder.
@@ -265,7 +264,7 @@ def _read_folder(root: Path) -> Source:
     out = _Collector("folder", root)
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit()):
         for p in sorted(class_dir.iterdir()):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
+            if is_image_file(p):
                 rel = f"{class_dir.name}/{p.name}"
                 out.add(rel, class_dir.name, lambda _n, p=p: p, rel, id=rel)
     return out.source
@@ -294,9 +293,7 @@ def _depth(path: Path, root: Path) -> int:
 
 def _has_class_folders(root: Path) -> bool:
     return any(
-        p.is_dir()
-        and p.name.isdigit()
-        and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir())
+        p.is_dir() and p.name.isdigit() and any(is_image_file(q) for q in p.iterdir())
         for p in root.iterdir()
     )
 
@@ -323,7 +320,7 @@ def detect_format(root: str | Path) -> str:
             return name
     raise UserError(
         f"{root}: cannot tell the dataset format (looked for trainLabels.csv, train.csv, "
-        f"messidor_data.csv, a path,label CSV, IDRiD grading CSVs, class folders 0-4); "
+        f"messidor_data.csv, a path,label CSV, IDRiD grading CSVs, class folders {GRADE_RANGE}); "
         f"pass --format {{{','.join(FORMATS)}}}"
     )
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retinopathy.data.sources import GRADES, Record
+from retinopathy.data.sources import Record
+from retinopathy.tasks import GRADES
 from shared.atomic import atomic_path
 from shared.errors import UserError
 

@@ -1,42 +1,49 @@
-"""Lab recipes: every recipe parses and maps onto valid ``train`` options."""
+"""Lab recipes: every recipe maps onto a valid run config, trained through the Python API."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 import tomllib
 
 from labs.runners import retinopathy as lab
-from retinopathy.train import add_arguments
+from retinopathy.config import RunConfig
 
 LABS = Path(__file__).parents[2] / "labs"
 RECIPES = sorted(p for p in LABS.glob("dr_*.toml"))
 
 
-def test_options_become_flags() -> None:
-    argv = lab.train_argv(
-        {"arch": "resnet18", "image_size": 96, "augment": False, "amp": True, "lr": None},
-        Path("out/x"),
-    )
-    assert argv == ["train", "--arch", "resnet18", "--image-size", "96", "--no-augment", "--amp",
-                    "--run", "out/x"]  # fmt: skip
+def test_options_become_a_config_and_the_variant_trains_through_it(tmp_path, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(lab, "train", lambda config, run: calls.append((config, run)))
+    options = {"arch": "resnet18", "image_size": 96, "augment": False, "amp": True, "lr": None}
+    with pytest.raises(FileNotFoundError):  # the fake training wrote no metrics
+        lab.run_variant(options, tmp_path / "x")
+    ((config, run),) = calls
+    assert run == tmp_path / "x"
+    assert (config.arch, config.data.image_size, config.augment) == ("resnet18", 96, False)
+    assert config.train.amp is True and config.train.lr == RunConfig().train.lr
+
+
+def test_the_runner_imports_no_command_line_module() -> None:
+    tree = ast.parse((LABS / "runners" / "retinopathy.py").read_text())
+    modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in modules if "cli" in m.split(".") or m.endswith("__main__")], modules
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
-def test_recipe_variants_parse_as_train_arguments(path: Path) -> None:
-    import argparse
-
+def test_recipe_variants_are_valid_run_configs(path: Path) -> None:
     recipe = tomllib.loads(path.read_text())
     assert recipe["app"] == "retinopathy" and recipe["variant"]
-    parser = argparse.ArgumentParser(exit_on_error=False)
-    add_arguments(parser)
     for quick in (False, True):
         base = {**recipe["base"], **(recipe.get("quick_overrides", {}) if quick else {})}
         for variant in recipe["variant"]:
             options = {**base, **{k: v for k, v in variant.items() if k != "name"}}
-            args = parser.parse_args(lab.train_argv(options, Path("run"))[1:])
-            assert args.arch == options["arch"]
+            config = RunConfig.from_options(**options)
+            assert config.arch == options["arch"]
 
 
 def test_results_table_lists_each_variant() -> None:

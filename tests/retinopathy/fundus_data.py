@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinopathy.data.synthetic import render
+from retinopathy.data.fundus_drawing import render
 
 
 def photo(grade: int = 0, seed: int = 0, size: int = 96, eye: str = "left") -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Label mappings 5 -> 3 -> referable, and the losses (Inception's auxiliary path)."""
+"""Training criteria: weighted cross-entropy, focal loss, Inception's auxiliary logits."""
 
 from __future__ import annotations
 
@@ -6,21 +6,8 @@ import pytest
 import torch
 
 from retinopathy.losses import make_criterion
-from retinopathy.tasks import get_task
 from shared import backbones
 from shared.engine import classification_step
-
-
-def test_grade_mappings() -> None:
-    grades = [0, 1, 2, 3, 4]
-    assert get_task("grade5").map_grades(grades).tolist() == [0, 1, 2, 3, 4]
-    assert get_task("grade3").map_grades(grades).tolist() == [0, 1, 1, 2, 2]
-    assert get_task("referable").map_grades(grades).tolist() == [0, 0, 1, 1, 1]
-    assert [get_task(t).num_classes for t in ("grade5", "grade3", "referable")] == [5, 3, 2]
-    with pytest.raises(ValueError, match="0-4"):
-        get_task("grade3").map_grades([5])
-    with pytest.raises(ValueError, match="grade5"):
-        get_task("grade4")
 
 
 def test_inception_aux_logits_count_point_four_in_training_only() -> None:

@@ -1,8 +1,8 @@
-"""prepare: every kind of bad file listed and skipped, no redone work, resume after SIGKILL."""
+"""The prepare job: every kind of bad file listed and skipped, no redone work, resume after SIGKILL,
+and a concurrent writer's files left alone."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,13 +16,17 @@ import pytest
 
 from retinopathy.__main__ import main
 from retinopathy.data import cache
-from retinopathy.data.cache import default_cache_dir, prepare, read_item
+from retinopathy.data.cache import default_cache_dir, prepare_records
 from retinopathy.data.sources import load_source
 from shared.errors import UserError
 from tests.retinopathy.fundus_data import png_claiming, write_eyepacs, write_photo
 
 GOOD = ["good_0.jpeg", "good_1.jpeg", "good_2.png", "good_3.jpeg"]
+
+
 CONVERTED = {"grey.png": "greyscale", "rgba.png": "alpha", "deep.png": "16-bit"}
+
+
 REJECTED = {  # id -> reason the list must give
     "missing.jpeg": "file not found",
     "cut.jpeg": "truncated JPEG",
@@ -62,7 +66,7 @@ def _bad_folder(root: Path) -> Path:
 
 def test_bad_files_listed_good_ones_kept(tmp_path: Path, capsys) -> None:
     source = load_source(_bad_folder(tmp_path / "data"))
-    prepared = prepare(
+    prepared = prepare_records(
         source.records,
         48,
         cache_dir=tmp_path / "c",
@@ -100,42 +104,19 @@ def test_second_run_does_no_work_and_a_changed_photo_is_redone(tmp_path: Path) -
         tmp_path / "eyepacs", {f"{p}_{s}": p % 5 for p in range(6) for s in ("left", "right")}
     )
     records = load_source(root).records
-    first = prepare(records, 40, cache_dir=tmp_path / "c", workers=2, progress=False)
+    first = prepare_records(records, 40, cache_dir=tmp_path / "c", workers=2, progress=False)
     assert (first.processed, first.reused, len(first)) == (12, 0, 12)
     mtimes = [f.stat().st_mtime_ns for f in first.files]
-    second = prepare(records, 40, cache_dir=tmp_path / "c", workers=2, progress=False)
+    second = prepare_records(records, 40, cache_dir=tmp_path / "c", workers=2, progress=False)
     assert (second.processed, second.reused) == (0, 12)
     assert [f.stat().st_mtime_ns for f in second.files] == mtimes
     time.sleep(0.01)
     write_photo(records[3].path, grade=4, seed=99, size=96)  # the photo changes on disk
-    third = prepare(records, 40, cache_dir=tmp_path / "c", workers=1, progress=False)
+    third = prepare_records(records, 40, cache_dir=tmp_path / "c", workers=1, progress=False)
     assert (third.processed, third.reused) == (1, 11)
     assert len(list((third.folder / "items").rglob("*.npy"))) == 12  # the stale one is gone
-    other = prepare(records, 32, mode="graham", cache_dir=tmp_path / "c", progress=False)
+    other = prepare_records(records, 32, mode="graham", cache_dir=tmp_path / "c", progress=False)
     assert other.processed == 12 and other.folder != first.folder
-
-
-def test_channel_stats_equal_direct_computation_and_are_stored(tmp_path: Path) -> None:
-    root = write_eyepacs(tmp_path / "eyepacs", {f"{p}_left": p % 5 for p in range(5)})
-    prepared = prepare(load_source(root).records, 32, cache_dir=tmp_path / "c", progress=False)
-    ids = [r.id for r in prepared.records[:3]]
-    mean, std = prepared.channel_stats(ids)
-    pixels = np.concatenate([prepared.load(i).reshape(-1, 3) for i in range(3)]) / 255
-    np.testing.assert_allclose(mean, pixels.mean(axis=0), atol=1e-5)
-    np.testing.assert_allclose(std, pixels.std(axis=0), atol=1e-5)
-    stored = list((prepared.folder / "stats").glob("*.json"))
-    assert len(stored) == 1 and json.loads(stored[0].read_text())["count"] == 3
-    with pytest.raises(UserError, match="not in the prepared set"):
-        prepared.channel_stats(["nobody"])
-
-
-def test_jpeg_storage_round_trip(tmp_path: Path) -> None:
-    root = write_eyepacs(tmp_path / "eyepacs", {"1_left": 0, "1_right": 2})
-    records = load_source(root).records
-    raw = prepare(records, 64, cache_dir=tmp_path / "c", progress=False)
-    small = prepare(records, 64, cache_dir=tmp_path / "c", storage="jpeg", progress=False)
-    assert small.files[0].suffix == ".jpg"
-    assert np.abs(read_item(small.files[0]).astype(int) - raw.load(0)).mean() < 3
 
 
 def test_default_cache_dir_respects_xdg(monkeypatch, tmp_path: Path) -> None:
@@ -162,7 +143,7 @@ cache.process_one = slow  # also in the pool's workers, which import this file a
 
 if __name__ == "__main__":
     records = load_source(sys.argv[1]).records
-    cache.prepare(records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
+    cache.prepare_records(records, 40, cache_dir=sys.argv[2], workers=2, progress=False)
 """
 
 
@@ -193,7 +174,7 @@ def test_killed_prepare_resumes_without_redoing(tmp_path: Path) -> None:
     assert journal is not None, "prepare never got going"
     done_before = len(journal.read_text().splitlines())
     assert 6 <= done_before < len(names)
-    resumed = prepare(
+    resumed = prepare_records(
         load_source(root).records, 40, cache_dir=tmp_path / "c", workers=2, progress=False
     )
     assert resumed.reused >= done_before and resumed.processed == len(names) - resumed.reused
@@ -208,7 +189,29 @@ def test_nothing_usable_is_a_user_error(tmp_path: Path) -> None:
     root = write_eyepacs(tmp_path / "eyepacs", {"1_left": 0})
     (root / "train" / "1_left.jpeg").write_bytes(b"")
     with pytest.raises(UserError, match="none of the 1 photos"):
-        prepare(load_source(root).records, 32, cache_dir=tmp_path / "c", progress=False)
+        prepare_records(load_source(root).records, 32, cache_dir=tmp_path / "c", progress=False)
     with pytest.raises(UserError, match="unknown mode"):
-        prepare(load_source(root).records, 32, mode="blur", cache_dir=tmp_path / "c")
+        prepare_records(load_source(root).records, 32, mode="blur", cache_dir=tmp_path / "c")
     assert cache.STORAGES == ("npy", "jpeg")
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_concurrent_writers_temporary_is_left_and_a_dead_ones_removed(tmp_path: Path) -> None:
+    root = write_eyepacs(tmp_path / "eyepacs", {"1_left": 0, "1_right": 2})
+    records = load_source(root).records
+    first = prepare_records(records, 32, cache_dir=tmp_path / "c", progress=False)
+    sub = first.files[0].parent
+    # the names shared.atomic gives files being written, by a live and by a dead process
+    in_flight = sub / f".{first.files[0].stem}.{os.getpid()}-0123abcd.tmp.npy"
+    leftover = sub / f".{first.files[0].stem}.{_dead_pid()}-4567cdef.tmp.npy"
+    in_flight.write_bytes(b"half a photo")
+    leftover.write_bytes(b"half a photo")
+    again = prepare_records(records, 32, cache_dir=tmp_path / "c", progress=False)
+    assert again.reused == 2
+    assert in_flight.exists() and not leftover.exists()
+    assert all(f.exists() for f in again.files)

@@ -1,0 +1,80 @@
+"""Flags several commands share: the data flags of ``prepare`` and ``train`` (which photos, and
+how they are preprocessed), and ``--tta`` (``train``, ``evaluate``, ``predict``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from retinopathy.config import REAL_DATA, SAMPLE_SET, DataConfig
+from retinopathy.data.cache import default_cache_dir
+from retinopathy.data.prepared import STORAGES
+from retinopathy.data.preprocess import MODES
+from retinopathy.data.sources import FORMATS
+from shared.cli import default_of, given
+
+# One flag per DataConfig field, each named after it.
+DATA_OPTIONS = tuple(f.name for f in fields(DataConfig))
+
+
+def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    def default(name: str) -> str:
+        return f"default: {default_of(DataConfig, name)}"
+
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="dataset folder or CSV (default: the built-in synthetic sample set)",
+    )
+    parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
+    parser.add_argument(
+        "--image-size",
+        "--size",
+        dest="image_size",
+        type=int,
+        metavar="PX",
+        help=f"side of the preprocessed photos in px (default: {SAMPLE_SET['image_size']} on "
+        f"the sample set, {REAL_DATA['image_size']} on real data)",
+    )
+    parser.add_argument("--mode", choices=MODES, help=f"preprocessing ({default('mode')})")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help=f"cache folder (default: {default_cache_dir()}; $XDG_CACHE_HOME respected)",
+    )
+    parser.add_argument(
+        "--storage",
+        choices=STORAGES,
+        help=f"cached photo format: raw npy (fast) or jpeg (12x smaller) ({default('storage')})",
+    )
+    parser.add_argument("--workers", type=int, help="preprocessing processes (default: all cores)")
+    parser.add_argument(
+        "--synthetic-images",
+        type=int,
+        help=f"photos in the sample set ({default('synthetic_images')})",
+    )
+    parser.add_argument(
+        "--synthetic-size",
+        type=int,
+        help=f"height of the sample set's photos in px ({default('synthetic_size')})",
+    )
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    """The data flags the user set, by DataConfig field name."""
+    return given(args, *DATA_OPTIONS)
+
+
+def add_tta_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None
+) -> None:
+    """``--tta``; ``default`` says, where it is not off, what leaving it out means."""
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="average the predictions over horizontal and vertical flips"
+        + (f" (default: {default})" if default else ""),
+    )

@@ -1,0 +1,46 @@
+"""Grade new fundus photos with a trained run: a CSV of id, grade and class probabilities.
+
+    python -m retinopathy predict --run RUN photo.jpeg
+    python -m retinopathy predict --run RUN ~/new_photos --tta --fuse-eyes --out grades.csv
+
+Photos are preprocessed exactly as the run's training photos were (crop or Graham, same size,
+same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
+file is an error. ``--fuse-eyes`` blends the two eyes of EyePACS-style pairs
+(``<patient>_left`` / ``<patient>_right``) with the weight chosen on the run's validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from retinopathy.cli.flags import add_tta_argument
+from retinopathy.config import PredictConfig
+from retinopathy.predict import predict
+from shared.cli import add_device_argument, default_of, given
+
+OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", type=Path, required=True, help="a trained run folder")
+    p.add_argument("images", type=Path, metavar="IMAGES", help="a photo or a folder of photos")
+    p.add_argument("--out", type=Path, help="CSV to write (default: RUN/predictions/<name>.csv)")
+    add_tta_argument(p)
+    p.add_argument(
+        "--fuse-eyes",
+        action="store_true",
+        default=None,
+        help="blend the two eyes of a patient",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"photos per forward pass (default: {default_of(PredictConfig, 'batch_size')})",
+    )
+    add_device_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    predict(PredictConfig(**given(args, *OPTIONS)))
+    return 0

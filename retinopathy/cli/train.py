@@ -1,0 +1,169 @@
+"""Train a grader, then evaluate it on the held-out test set and write the report.
+
+    python -m retinopathy train --arch resnet50                 # the built-in synthetic set
+    python -m retinopathy train ~/data/eyepacs --arch inception_v3 --task grade3 --epochs 30
+    python -m retinopathy train --arch resnet18 --sampling balanced --class-weights inverse
+    python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
+
+Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
+plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from retinopathy.cli.flags import DATA_OPTIONS, add_data_arguments, add_tta_argument
+from retinopathy.config import (
+    DEFAULT_ARCH,
+    REAL_DATA,
+    SAMPLE_SET,
+    SCHEDULER,
+    SELECT,
+    SGD_WEIGHT_DECAY,
+    RunConfig,
+)
+from retinopathy.losses import LOSS_CHOICES
+from retinopathy.tasks import TASKS
+from retinopathy.train import resume, train
+from shared import backbones
+from shared.cli import add_device_argument, default_of, given
+from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
+
+# The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
+RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
+               "finetune", "select", "device", "sampling", "class_weights", "loss", "augment",
+               "tta")  # fmt: skip
+ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
+                  "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
+                  "amp", "accum_steps", "clip_grad_norm", "seed")  # fmt: skip
+
+
+def _run(name: str) -> str:
+    return f"default: {default_of(RunConfig, name)}"
+
+
+def _engine(name: str) -> str:
+    return f"default: {default_of(TrainConfig, name)}"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data")
+    add_data_arguments(data)
+    data.add_argument(
+        "--loader-workers",
+        dest="num_workers",
+        type=int,
+        metavar="N",
+        help=f"DataLoader workers ({_engine('num_workers')})",
+    )
+    data.add_argument("--split-seed", type=int, help=f"seed of the split ({_run('split_seed')})")
+    data.add_argument(
+        "--test-size", type=float, help=f"share of photos held out ({_run('test_size')})"
+    )
+    data.add_argument(
+        "--val-size", type=float, help=f"share of the non-test photos ({_run('val_size')})"
+    )
+    model = p.add_argument_group("model")
+    model.add_argument(
+        "--arch",
+        help=f"{', '.join(backbones.list_backbones())} (default: {DEFAULT_ARCH})",
+    )
+    model.add_argument("--task", choices=list(TASKS), help=f"grading task ({_run('task')})")
+    model.add_argument(
+        "--pretrained",
+        choices=backbones.PRETRAINED_CHOICES,
+        help=f"ImageNet weights ({_run('pretrained')})",
+    )
+    model.add_argument(
+        "--finetune",
+        choices=backbones.FINETUNE_CHOICES,
+        help=f"layers that learn ({_run('finetune')})",
+    )
+    fit = p.add_argument_group("training")
+    fit.add_argument(
+        "--epochs",
+        type=int,
+        help=f"(default: {SAMPLE_SET['epochs']} on the sample set, {REAL_DATA['epochs']} on "
+        "real data)",
+    )
+    fit.add_argument("--batch-size", type=int, help=f"({_engine('batch_size')})")
+    fit.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_engine('optimizer')})")
+    fit.add_argument("--lr", type=float, help=f"learning rate ({_engine('lr')})")
+    fit.add_argument("--momentum", type=float, help=f"SGD momentum ({_engine('momentum')})")
+    fit.add_argument(
+        "--weight-decay",
+        type=float,
+        help=f"(default: {default_of(TrainConfig, 'weight_decay')}, {SGD_WEIGHT_DECAY} with SGD)",
+    )
+    fit.add_argument("--scheduler", choices=SCHEDULERS, help=f"(default: {SCHEDULER})")
+    fit.add_argument(
+        "--plateau-patience",
+        type=int,
+        help=f"epochs without improvement before the lr drops ({_engine('plateau_patience')})",
+    )
+    fit.add_argument(
+        "--select",
+        choices=list(SELECT),
+        help=f"validation metric that picks the kept model ({_run('select')})",
+    )
+    fit.add_argument(
+        "--early-stopping",
+        dest="early_stopping_patience",
+        type=int,
+        metavar="EPOCHS",
+        help="stop after this many epochs without improvement (default: off)",
+    )
+    fit.add_argument(
+        "--amp",
+        action="store_true",
+        default=None,
+        help="mixed precision (bf16 CPU, fp16 CUDA)",
+    )
+    fit.add_argument(
+        "--accum-steps",
+        type=int,
+        help=f"batches per optimiser step ({_engine('accum_steps')})",
+    )
+    fit.add_argument("--clip-grad-norm", type=float, help="gradient norm clip (default: off)")
+    fit.add_argument(
+        "--seed", type=int, help=f"seed of the weights and batches ({_engine('seed')})"
+    )
+    add_device_argument(fit)
+    imb = p.add_argument_group("class imbalance")
+    imb.add_argument(
+        "--sampling",
+        help="class-weighted sampling: none, balanced, or an exponent in [0, 1] "
+        f"(0 natural shares, 1 balanced; {_run('sampling')})",
+    )
+    imb.add_argument(
+        "--class-weights",
+        help="loss weights: none, inverse (inverse class frequency) or w0,w1,... "
+        f"({_run('class_weights')})",
+    )
+    imb.add_argument("--loss", choices=LOSS_CHOICES, help=f"({_run('loss')})")
+    imb.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        default=None,
+        help="no flips/rotation/crop/colour jitter",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--run",
+        type=Path,
+        help="run folder (default: runs/retinopathy/<time>-<arch>-<task>)",
+    )
+    out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
+    add_tta_argument(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        resume(args.resume)
+    else:
+        options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
+        train(RunConfig.from_options(**options), args.run)
+    return 0

@@ -1,0 +1,252 @@
+"""The retinopathy app's settings as dataclasses: every default the app has is written here.
+
+    from retinopathy.config import DataConfig, RunConfig
+    config = RunConfig.from_options(arch="resnet50", image_size=256, sampling="balanced")
+    config.train                     # the engine's TrainConfig, with the DR recipe applied
+
+The engine's own settings and their defaults (batch size, learning rate, momentum, the plateau's
+patience and factor, which optimisers and schedulers exist) belong to
+:class:`shared.engine.TrainConfig`. This module adds only what the DR recipe chooses on top of
+them: a plateau scheduler on the metric that picks the kept model, weight decay 5e-4 with SGD,
+and small, quick settings on the built-in sample set against the reports' sizes on real data.
+
+A run's config is stored once, as the run's ``config.json`` (:meth:`RunConfig.to_json`), and
+read back from there by resume, evaluate and predict (:func:`read_run_config`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from retinopathy.losses import LOSS_CHOICES
+from retinopathy.tasks import Task, get_task
+from shared import backbones
+from shared.engine import TrainConfig
+from shared.errors import UserError
+from shared.runs import read_config
+
+APP = "retinopathy"
+SYNTHETIC = "synthetic"  # DATA naming the built-in sample set instead of a dataset
+DEFAULT_ARCH = "resnet18"
+DEFAULT_DEVICE = "auto"  # cuda, then mps, then cpu
+# The validation metric that picks the kept model, and which direction is better.
+SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
+# The sample set is sized to train in minutes on a laptop CPU; real data gets the reports' sizes.
+SAMPLE_SET = {"image_size": 96, "epochs": 5}
+REAL_DATA = {"image_size": 512, "epochs": 30}
+SCHEDULER = "plateau"  # ReduceLROnPlateau on the kept-model metric, as the DR reports did
+SGD_WEIGHT_DECAY = 5e-4  # with SGD; the other optimisers keep the engine's default
+SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
+# Engine settings the recipe derives from ``select``; not options of their own.
+DERIVED = ("monitor", "mode")
+# What the start of a run found (RunConfig's last fields): recorded, never chosen.
+RECORDED = ("mean", "std", "pretrained_loaded", "prepared")
+
+
+@dataclass
+class DataConfig:
+    """Which photos, and how they are preprocessed into the cache (``prepare`` and ``train``)."""
+
+    data: str = SYNTHETIC  # a dataset folder, a path,label CSV, or the sample set
+    format: str | None = None  # None: detected from the label files
+    image_size: int | None = None  # None: SAMPLE_SET or REAL_DATA's
+    mode: str = "crop"  # crop, or graham (crop + Graham's colour normalisation)
+    storage: str = "npy"  # cached photo format: raw npy (fast) or jpeg (12x smaller)
+    cache: str | None = None  # None: retinopathy.data.cache.default_cache_dir()
+    workers: int | None = None  # preprocessing processes; None: every core
+    synthetic_images: int = 2000  # photos in the sample set
+    synthetic_size: int = 512  # the sample set's photo height in px
+
+    def __post_init__(self) -> None:
+        if not self.on_sample_set:
+            self.data = str(Path(self.data).expanduser().resolve())
+        if self.cache is not None:
+            self.cache = str(self.cache)
+        if self.image_size is None:
+            self.image_size = self.recipe["image_size"]
+
+    @property
+    def on_sample_set(self) -> bool:
+        return str(self.data) == SYNTHETIC
+
+    @property
+    def recipe(self) -> dict[str, int]:
+        return SAMPLE_SET if self.on_sample_set else REAL_DATA
+
+
+@dataclass
+class RunConfig:
+    """Everything that makes a training run, as plain data; ``to_json`` is its config.json."""
+
+    arch: str = DEFAULT_ARCH
+    task: str = "grade5"
+    pretrained: str = "auto"  # auto, yes or no (ImageNet weights)
+    finetune: str = "all"  # all, or head (the rest frozen)
+    data: DataConfig = field(default_factory=DataConfig)
+    split_seed: int = 0
+    test_size: float = 0.25
+    val_size: float = 0.25  # share of the non-test photos
+    sampling: float | str = "none"  # class-weighted sampling exponent: 0 natural .. 1 balanced
+    class_weights: str | list[float] = "none"  # none, inverse, or one weight per class
+    loss: str = "ce"
+    augment: bool = True
+    select: str = "val_qwk"  # the validation metric that picks the kept model
+    tta: bool = False  # evaluate over flipped views too
+    device: str = DEFAULT_DEVICE
+    # The engine's settings; a mapping holds only the ones chosen by hand, and becomes a
+    # TrainConfig with the DR recipe for the rest.
+    train: TrainConfig | Mapping[str, Any] = field(default_factory=dict)
+    # What the start of the run found, recorded for resume, evaluate and predict.
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    pretrained_loaded: bool | None = None
+    prepared: str | None = None  # the prepared set's folder in the cache
+
+    def __post_init__(self) -> None:
+        self._check_model()
+        if self.select not in SELECT:
+            raise UserError(f"select must be one of {', '.join(SELECT)}, not {self.select!r}")
+        if self.loss not in LOSS_CHOICES:
+            raise UserError(f"loss must be one of {', '.join(LOSS_CHOICES)}, not {self.loss!r}")
+        self.sampling = _sampling_exponent(self.sampling)
+        self.class_weights = _class_weights(self.class_weights, self.num_classes)
+        if not isinstance(self.train, TrainConfig):
+            self.train = self._engine(self.train)
+
+    def _check_model(self) -> None:
+        try:
+            get_task(self.task)
+            smallest = backbones.get_spec(self.arch).min_input_size
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if self.data.image_size < smallest:
+            raise UserError(
+                f"{self.arch} needs --image-size of at least {smallest} px, "
+                f"not {self.data.image_size}"
+            )
+
+    def _engine(self, chosen: Mapping[str, Any]) -> TrainConfig:
+        """The engine's settings: the ones chosen, else the DR recipe's, else TrainConfig's."""
+        recipe: dict[str, Any] = {
+            "epochs": self.data.recipe["epochs"],
+            "scheduler": SCHEDULER,
+            "monitor": self.select,
+            "mode": SELECT[self.select],
+        }
+        if chosen.get("optimizer", TrainConfig.optimizer) == "sgd":
+            recipe["weight_decay"] = SGD_WEIGHT_DECAY
+        return TrainConfig.from_dict({**recipe, **chosen})
+
+    @property
+    def grading(self) -> Task:
+        return get_task(self.task)
+
+    @property
+    def num_classes(self) -> int:
+        return self.grading.num_classes
+
+    @classmethod
+    def from_options(cls, **options: Any) -> RunConfig:
+        """A config from flat options: the fields of DataConfig, RunConfig and TrainConfig.
+
+        The names are the ``train`` command's flags without dashes (``image_size=96``,
+        ``augment=False``, ``lr=1e-4``), except ``num_workers`` (``--loader-workers``) and
+        ``early_stopping_patience`` (``--early-stopping``). A ``None`` value means the default.
+        """
+        options = {k: v for k, v in options.items() if v is not None}
+        data_names = _names(DataConfig)
+        own_names = _names(cls) - {"data", "train", *RECORDED}
+        engine_names = _names(TrainConfig) - set(DERIVED)
+        unknown = sorted(set(options) - data_names - own_names - engine_names)
+        if unknown:
+            raise UserError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(
+            data=DataConfig(**{k: v for k, v in options.items() if k in data_names}),
+            train={k: v for k, v in options.items() if k in engine_names},
+            **{k: v for k, v in options.items() if k in own_names},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """config.json: flat, in field order, the engine's settings under ``"train"``."""
+        out: dict[str, Any] = {"app": APP}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "data":
+                out.update(asdict(value))
+            elif f.name == "train":
+                out["train"] = value.to_dict()
+            else:
+                out[f.name] = value
+            if f.name == "task":
+                out["num_classes"] = self.num_classes
+        return out
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> RunConfig:
+        """The config :meth:`to_json` wrote (older runs' files lack the newer keys)."""
+        data = DataConfig(**{k: record[k] for k in _names(DataConfig) if k in record})
+        own = _names(cls) - {"data"}
+        return cls(data=data, **{k: record[k] for k in own if k in record})
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The config of the retinopathy run in ``run_dir``, from its config.json (the one copy)."""
+    record = read_config(run_dir)
+    if record.get("app") != APP:
+        raise UserError(f"{run_dir} is not a {APP} run")
+    return RunConfig.from_json(record)
+
+
+@dataclass
+class EvaluateConfig:
+    """``evaluate``: the run, and how to compute on it."""
+
+    run: Path
+    tta: bool | None = None  # None: as the run was trained
+    device: str = DEFAULT_DEVICE
+
+
+@dataclass
+class PredictConfig:
+    """``predict`` and :func:`retinopathy.grade`: which run grades which photos, and how."""
+
+    run: Path
+    images: Path | Sequence[Path]  # a photo, a folder of photos, or a list of either
+    out: Path | None = None  # None: RUN/predictions/<name>-<time>.csv
+    tta: bool = False  # average over horizontal and vertical flips
+    fuse_eyes: bool = False  # blend the two eyes of <patient>_left / <patient>_right
+    batch_size: int = 32
+    device: str = DEFAULT_DEVICE
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _sampling_exponent(value: float | str) -> float:
+    try:
+        exponent = SAMPLING_NAMES[value] if value in SAMPLING_NAMES else float(value)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--sampling must be none, balanced or a number in [0, 1], not {value!r}"
+        ) from None
+    if not 0 <= exponent <= 1:
+        raise UserError(f"--sampling exponent must lie in [0, 1], not {exponent}")
+    return exponent
+
+
+def _class_weights(value: str | Sequence[float], num_classes: int) -> str | list[float]:
+    if value in ("none", "inverse"):
+        return value
+    try:
+        weights = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--class-weights must be none, inverse or numbers, not {value!r}"
+        ) from None
+    if len(weights) != num_classes or min(weights) <= 0:
+        raise UserError(f"--class-weights needs {num_classes} positive numbers, got {value!r}")
+    return weights

@@ -1,0 +1,53 @@
+"""Per-photo work (preprocessing, drawing the sample set) spread over one process per core.
+
+    for result in map_unordered(process_one, jobs, worker_count(None, len(jobs)), chunksize=8):
+        ...
+
+Results come back as they finish, not in job order. One worker means no pool at all: the jobs
+run in this process, which is also what a debugger or a profiler wants.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import multiprocessing.pool
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import cv2
+
+
+def worker_count(requested: int | None, jobs: int) -> int:
+    """``requested`` (default: every core), but never more than there are jobs, and at least 1."""
+    return max(1, min(requested or os.cpu_count() or 1, jobs or 1))
+
+
+def init_worker() -> None:
+    # One process per core already; OpenCV's own threads would oversubscribe the cores.
+    cv2.setNumThreads(1)
+
+
+def worker_pool(workers: int) -> mp.pool.Pool:
+    """A process pool that is safe to start from a process already running torch.
+
+    ``fork`` copies the parent's thread pools (torch, OpenMP) mid-state and can deadlock the
+    children; ``forkserver`` forks from a clean server process instead (``spawn`` where there is
+    none).
+    """
+    methods = mp.get_all_start_methods()
+    context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return context.Pool(workers, initializer=init_worker)
+
+
+def map_unordered(
+    fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int, chunksize: int = 1
+) -> Iterator[Any]:
+    """``fn`` over ``jobs``, here when ``workers`` is 1, else in a pool; results as they finish."""
+    if workers <= 1:
+        init_worker()
+        for job in jobs:
+            yield fn(job)
+        return
+    with worker_pool(workers) as pool:
+        yield from pool.imap_unordered(fn, jobs, chunksize=chunksize)

@@ -1,0 +1,86 @@
+"""``python -m retinopathy predict``: a CSV of grades, unreadable files listed, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pandas as pd
+import pytest
+import torch
+
+from retinopathy.__main__ import main
+from tests.helpers import photo
+
+
+def test_predict_grades_the_real_retina_photo(trained, tmp_path: Path) -> None:
+    run, _ = trained
+    image = tmp_path / "retina.jpg"
+    cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "grades.csv"
+    assert main(["predict", "--run", str(run), str(image), "--out", str(out), "--tta"]) == 0
+    df = pd.read_csv(out)
+    assert list(df["id"]) == ["retina"]
+    probs = df[[f"p_{k}" for k in range(5)]].to_numpy()
+    assert probs.sum() == pytest.approx(1.0, abs=1e-3)
+    assert df["grade"][0] == probs.argmax()
+    assert list(df.columns) == ["id", "grade", "class", "p_0", "p_1", "p_2", "p_3", "p_4", "path"]
+
+
+def test_predict_folder_skips_and_lists_unreadable_files(trained, tmp_path: Path, capsys) -> None:
+    run, _ = trained
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rgb = cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(folder / "7_left.jpeg"), rgb)
+    cv2.imwrite(str(folder / "7_right.jpeg"), cv2.flip(rgb, 1))
+    (folder / "broken.jpeg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = tmp_path / "grades.csv"
+    code = main(["predict", "--run", str(run), str(folder), "--out", str(out), "--fuse-eyes"])
+    assert code == 0
+    assert sorted(pd.read_csv(out)["id"]) == ["7_left", "7_right"]
+    printed = capsys.readouterr().out
+    assert "1 unreadable" in printed and "broken.jpeg" in printed
+
+
+def test_default_output_goes_into_the_run(trained, tmp_path: Path) -> None:
+    run, _ = trained
+    image = tmp_path / "eye.png"
+    cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
+    before = set((run / "predictions").glob("eye-*.csv"))
+    assert main(["predict", "--run", str(run), str(image)]) == 0
+    (written,) = set((run / "predictions").glob("eye-*.csv")) - before
+    assert list(pd.read_csv(written)["id"]) == ["eye"]
+    written.unlink()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "--run", "{run}", "{tmp}/missing.jpg"], "does not exist"),
+        (["predict", "--run", "{run}", "{tmp}/bad.jpg"], "cannot read"),
+        (["predict", "--run", "{tmp}", "{tmp}/bad.jpg"], "not a run folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, capsys, argv, message):
+    run, _ = trained
+    (tmp_path / "bad.jpg").write_bytes(b"")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = [a.format(tmp=tmp_path, run=run) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_absent_device_is_one_line(trained, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run, _ = trained
+    image = tmp_path / "eye.png"
+    cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "grades.csv"
+    assert (
+        main(["predict", "--run", str(run), str(image), "--out", str(out), "--device", "cuda"]) == 2
+    )
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not out.exists()

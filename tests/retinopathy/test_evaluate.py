@@ -1,0 +1,58 @@
+"""Evaluating a finished run reuses what the run left: its prepared photos and split, its kept
+checkpoint read once; nothing drawn, read from the originals or preprocessed again."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from retinopathy.data import synthetic
+from retinopathy.evaluate import evaluate
+from shared import runs
+
+# the module, not the function the package exports under the same name
+pipeline = importlib.import_module("retinopathy.prepare")
+
+
+def test_evaluate_needs_neither_the_originals_nor_a_new_prepare(
+    trained, tmp_path: Path, monkeypatch
+) -> None:
+    run, cache = trained
+    before = json.loads((run / "test_metrics.json").read_text())
+    originals = synthetic.default_root(400, size=128, cache_dir=cache)
+    reads: list[Path] = []
+    load = runs.load_checkpoint
+    monkeypatch.setattr(runs, "load_checkpoint", lambda p, **k: reads.append(p) or load(p, **k))
+    monkeypatch.setattr(pipeline, "prepare_records", _refuse)
+    monkeypatch.setattr(pipeline, "generate", _refuse)
+    shutil.move(originals, tmp_path / "moved")
+    try:
+        report = evaluate(run)
+        assert not originals.exists()  # not drawn again
+    finally:
+        shutil.move(tmp_path / "moved", originals)
+    assert json.loads((run / "test_metrics.json").read_text()) == before
+    assert [p.name for p in reads] == ["best.pt"]
+    kept = re.search(r"Kept model: epoch (\d+)", report.read_text())
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert int(kept[1]) == int(metrics.loc[metrics["val_qwk"].idxmax(), "epoch"])
+
+
+def test_predictions_file_has_labels_grades_and_class_names(trained) -> None:
+    run, _ = trained
+    table = pd.read_csv(run / "test_predictions.csv")
+    split = pd.read_csv(run / "split.csv")
+    assert list(table["id"]) == list(split.loc[split["split"] == "test", "id"])
+    assert list(table.columns[:4]) == ["id", "true", "grade", "class"]
+    assert (table["class"].str[0].astype(int) == table["grade"]).all()  # "2 moderate" is class 2
+    probs = table[[f"p_{k}" for k in range(5)]].to_numpy()
+    assert (probs.argmax(1) == table["grade"]).all()
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("evaluate must not prepare or draw anything")
