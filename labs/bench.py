@@ -24,6 +24,17 @@ from shared.errors import UserError
 PROG = "python -m labs.bench"
 
 
+def add_parts_argument(parser: argparse.ArgumentParser, parts: tuple[str, ...]) -> None:
+    """``--parts``: which of a bench's measurements to run, all by default."""
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=parts,
+        default=list(parts),
+        help="what to measure (default: all)",
+    )
+
+
 def benches() -> list[str]:
     return sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
 

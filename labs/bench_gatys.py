@@ -46,6 +46,7 @@ from labs.baselines.gatys_algorithm import (
     Trace,
     gatys_transfer,
 )
+from labs.bench import add_parts_argument
 from shared import backbones
 from shared.errors import UserError
 from shared.threads import auto_threads
@@ -275,13 +276,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "itself: its definitions are imported, not its script part, and its "
         "run_style_transfer is timed next to ours and the baseline",
     )
-    parser.add_argument(
-        "--parts",
-        nargs="+",
-        choices=PARTS,
-        default=list(PARTS),
-        help="what to measure (default: all)",
-    )
+    add_parts_argument(parser, PARTS)
     parser.add_argument(
         "--sizes",
         nargs="+",

@@ -37,6 +37,7 @@ from torch import nn
 
 from labs import peer_code
 from labs.baselines.johnson_net import from_transformer_net
+from labs.bench import add_parts_argument
 from shared.errors import UserError
 from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
 
@@ -315,13 +316,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"a checkout of pytorch/examples (its {PEER_FILE} is imported) or that file itself: "
         "its TransformerNet is timed next to ours and the baseline",
     )
-    parser.add_argument(
-        "--parts",
-        nargs="+",
-        choices=PARTS,
-        default=list(PARTS),
-        help="what to measure (default: all)",
-    )
+    add_parts_argument(parser, PARTS)
     parser.add_argument(
         "--sizes",
         nargs="+",
