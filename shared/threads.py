@@ -1,5 +1,9 @@
 """How many CPU threads a command computes with.
 
+    from shared.threads import cpu_threads
+    with cpu_threads(None):        # the idle cores (auto_threads); cpu_threads(3): three
+        ...                        # the previous count is given back after the block
+
 Intra-op threads wait for each other at every operator; on a machine busy with other work a
 descheduled thread stalls the rest, and one thread can run several times faster than two (an
 epoch 4.8x, a video 14x, with one of two cores taken by another job).
@@ -9,8 +13,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+
+from shared.errors import UserError
 
 
 def auto_threads() -> int:
@@ -24,3 +32,17 @@ def auto_threads() -> int:
     # ran a 512 px style transfer 1.7x faster than 1; at load 5, 1 thread ran it 1.7x faster
     # than 2).
     return max(1, min(torch.get_num_threads(), math.ceil(idle)))
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[int]:
+    """Torch's intra-op thread count inside the block: ``count``, or by load when None."""
+    if count is not None and count < 1:
+        raise UserError(f"threads must be at least 1, not {count}")
+    before = torch.get_num_threads()
+    chosen = count or auto_threads()
+    torch.set_num_threads(chosen)
+    try:
+        yield chosen
+    finally:
+        torch.set_num_threads(before)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from shared.device import pick_device
 from shared.errors import UserError
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.images import (
     check_writable,
     open_photo,

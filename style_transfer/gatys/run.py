@@ -19,7 +19,7 @@ from shared import backbones
 from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.plotting import plot_metric_panels, save_image_grid
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.gatys.config import PAPER_BACKBONE, GatysConfig, config_from
 from style_transfer.gatys.optimise import (
     GatysResult,

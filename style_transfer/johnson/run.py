@@ -31,7 +31,7 @@ from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.image_files import is_image_file, list_images
 from shared.plotting import save_image_grid
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.images import SAMPLE_PHOTOS, read_image, read_photo, shrink, write_image
 from style_transfer.johnson.infer import BATCH_SIZE, transform_images
 from style_transfer.johnson.model_file import load_model

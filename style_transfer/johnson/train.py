@@ -43,7 +43,7 @@ from shared.image_files import list_images
 from shared.plotting import save_image_grid
 from shared.rng import seed_everything
 from shared.runs import RunPaths, new_run_dir, read_config, write_config
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.images import fit_size, read_image, resize, write_image
 from style_transfer.johnson.loss import PerceptualLoss, build_perceptual_loss, resolve_loss_backbone
 from style_transfer.johnson.model_file import save_model

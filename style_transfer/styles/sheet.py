@@ -19,7 +19,7 @@ import torch
 from shared.device import pick_device
 from shared.plotting import save_image_grid
 from shared.runs import RUNS_ROOT
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.images import (
     DEFAULT_CONTENT,
     check_writable,

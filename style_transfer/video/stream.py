@@ -38,7 +38,7 @@ from tqdm import tqdm
 from shared.atomic import atomic_path
 from shared.device import describe, pick_device
 from shared.errors import UserError
-from style_transfer.compute import cpu_threads
+from shared.threads import cpu_threads
 from style_transfer.johnson.infer import BATCH_SIZE, transform_images
 from style_transfer.johnson.model_file import load_model
 from style_transfer.styles import get_style

@@ -1,4 +1,4 @@
-"""shared.threads.auto_threads: as many threads as there are idle cores, at least one."""
+"""shared.threads: as many threads as there are idle cores, at least one, set for a block."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import pytest
 import torch
 
-from shared.threads import auto_threads
+from shared.errors import UserError
+from shared.threads import auto_threads, cpu_threads
 
 
 @pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (5.0, 1)])
@@ -26,3 +27,17 @@ def test_never_more_than_torch_would_use(monkeypatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert auto_threads() == torch.get_num_threads()
+
+
+def test_cpu_threads_sets_the_count_for_the_block_and_gives_it_back(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # one core busy
+    before = torch.get_num_threads()
+    with cpu_threads(3) as chosen:
+        assert chosen == torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+    with cpu_threads(None) as chosen:
+        assert chosen == torch.get_num_threads() == 1  # by load
+    with pytest.raises(UserError, match="at least 1"), cpu_threads(0):
+        pass
+    assert torch.get_num_threads() == before
