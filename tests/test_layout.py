@@ -7,6 +7,7 @@ function by job, not raise the bound.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,15 @@ def test_shared_never_imports_an_app() -> None:
         if name.split(".")[0] in ("retinopathy", "style_transfer", "labs")
     ]
     assert offenders == []
+
+
+def test_the_readmes_layout_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout") :]
+    words = set(re.findall(r"[A-Za-z_]+", layout))
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in _modules(*PACKAGES)
+        if p.name not in ("__init__.py", "__main__.py") and p.stem not in words
+    ]
+    assert missing == [], "add them to the README's layout table"
