@@ -24,6 +24,7 @@ from typing import Any
 from retinopathy.losses import LOSS_CHOICES
 from retinopathy.tasks import Task, get_task
 from shared import backbones
+from shared.device import DEFAULT_DEVICE
 from shared.engine import TrainConfig
 from shared.errors import UserError
 from shared.runs import read_config
@@ -31,7 +32,6 @@ from shared.runs import read_config
 APP = "retinopathy"
 SYNTHETIC = "synthetic"  # DATA naming the built-in sample set instead of a dataset
 DEFAULT_ARCH = "resnet18"
-DEFAULT_DEVICE = "auto"  # cuda, then mps, then cpu
 # The validation metric that picks the kept model, and which direction is better.
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
 # The sample set is sized to train in minutes on a laptop CPU; real data gets the reports' sizes.

@@ -17,14 +17,15 @@ from torch import nn
 from shared.errors import UserError
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+DEFAULT_DEVICE = "auto"  # cuda, then mps, then cpu
 
 
-def pick_device(name: str | None = "auto") -> torch.device:
+def pick_device(name: str | None = DEFAULT_DEVICE) -> torch.device:
     """Return the requested device, or the best one available for ``auto``.
 
     Under ``torchrun`` each process takes the CUDA device of its ``LOCAL_RANK``.
     """
-    name = (name or "auto").lower()
+    name = (name or DEFAULT_DEVICE).lower()
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from shared.device import DEFAULT_DEVICE
 from shared.errors import UserError
 from style_transfer.gatys.config import GatysConfig
 from style_transfer.images import DEFAULT_CONTENT
@@ -46,7 +47,7 @@ class StylizeRequest:
     out: Path | None = None
     method: str = "auto"
     size: int | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     threads: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 

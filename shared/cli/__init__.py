@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared.device import DEVICE_CHOICES
+from shared.device import DEFAULT_DEVICE, DEVICE_CHOICES
 from shared.errors import UserError
 
 
@@ -94,7 +94,7 @@ def add_device_argument(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     parser.add_argument(
         "--device",
         choices=DEVICE_CHOICES,
-        default="auto",
+        default=DEFAULT_DEVICE,
         help="where to compute; auto: cuda, then mps, then cpu",
     )
 

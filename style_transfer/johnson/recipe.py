@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from shared.device import DEFAULT_DEVICE
 from shared.engine import TrainConfig
 from shared.errors import UserError
 
@@ -92,7 +93,7 @@ class JohnsonTraining:
     seed: int = 0
 
     def train_config(self, *, on_photos: bool, device: str) -> TrainConfig:
-        cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+        cuda = device == "cuda" or (device == DEFAULT_DEVICE and torch.cuda.is_available())
         return TrainConfig(
             epochs=self.epochs or (2 if on_photos else 1),
             batch_size=self.batch_size,
@@ -115,7 +116,7 @@ class TrainRequest:
     style_image: Path | None = None
     run: Path | None = None  # the run folder; None: runs/style_transfer/<stamp>-train-<style>
     resume: Path | None = None  # a killed run to continue, with its own settings
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
     export: str | None = None  # also write the model in this format (onnx)
 

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from shared.device import describe, pick_device
+from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.engine import Callback, TrainConfig, Trainer
 from shared.errors import UserError
 from shared.image_files import list_images
@@ -159,7 +159,7 @@ def new_training(
     *,
     style_image: str | Path | None = None,
     run: str | Path | None = None,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     recipe: str = "",
     callbacks: tuple[Callback, ...] = (),
     verbose: bool = True,
@@ -333,7 +333,7 @@ def train_style(
 def _started(request: TrainRequest, callbacks: tuple[Callback, ...], verbose: bool) -> Job:
     if request.resume is not None:
         print(f"resuming {request.resume} with its own settings (config.json)", flush=True)
-        device = None if request.device == "auto" else request.device
+        device = None if request.device == DEFAULT_DEVICE else request.device
         return resume_training(request.resume, device=device, callbacks=callbacks, verbose=verbose)
     # resolved first: the recipe names the network actually used
     settings = replace(request.settings, backbone=_loss_backbone(request.settings.backbone))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shared.device import pick_device
+from shared.device import DEFAULT_DEVICE, pick_device
 from shared.plotting import save_image_grid
 from shared.runs import RUNS_ROOT
 from shared.threads import cpu_threads
@@ -38,7 +38,7 @@ class StyleSheet:
 
     out: Path = RUNS_ROOT / APP / "styles.png"
     thumb: int = 256  # px, longer side of each thumbnail
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
 
 

@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_path
-from shared.device import describe, pick_device
+from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
 from shared.threads import cpu_threads
 from style_transfer.johnson.infer import BATCH_SIZE, transform_images
@@ -157,7 +157,7 @@ class VideoRequest:
     batch_size: int = BATCH_SIZE  # frames per pass
     stabilize: float = 0.0  # 0: off; else how much of the previous frame each frame keeps
     codec: str = "auto"  # h264 when PyAV has libx264, else mp4v
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
 
 
