@@ -49,7 +49,7 @@ from labs.baselines.gatys_algorithm import (
 from labs.bench import add_parts_argument
 from shared import backbones
 from shared.errors import UserError
-from shared.threads import auto_threads
+from shared.threads import cpu_threads
 from style_transfer.gatys.config import GatysConfig
 from style_transfer.gatys.optimise import optimise_image
 from style_transfer.images import fit_size, read_image, resize
@@ -300,19 +300,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     tutorial = None if args.reference is None else load_tutorial(args.reference)
-    threads = torch.get_num_threads()
     # Every row gets the same thread count; on a machine busy with other work one thread is
     # both faster and steadier than two (see shared.threads.auto_threads).
-    torch.set_num_threads(auto_threads())
-    try:
+    with cpu_threads(None):
         if "per_iteration" in args.parts:
             torch.manual_seed(0)
             model = backbones.create("vgg19", pretrained="no")
             compare_per_iteration(model, args.sizes, args.iters, args.rounds, tutorial)
         if "multiscale" in args.parts:
             compare_multiscale()
-    finally:
-        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from shared.threads import auto_threads
+from shared.threads import cpu_threads
 from style_transfer.gatys.optimise import optimise_image
 from style_transfer.gatys.run import build_network, settings_for
 from style_transfer.images import DEFAULT_CONTENT, read_image, resize
@@ -182,14 +182,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """``make bench`` calls this with no arguments: the default sizes and iterations."""
     args = parse_args(argv or [])
-    threads = torch.get_num_threads()
-    # One count for both methods: the one the stylize command itself would pick now.
-    torch.set_num_threads(auto_threads())
     load_before = os.getloadavg()
-    try:
+    # One count for both methods: the one the stylize command itself would pick now.
+    with cpu_threads(None):
         rows, info = measure(tuple(args.sizes), iters=args.iters, progress=None)
-    finally:
-        torch.set_num_threads(threads)
     load_after = os.getloadavg()
     print(f"content {DEFAULT_CONTENT}, style {STYLE}, {info['threads']} thread(s)")
     print(f"Gatys: {info['gatys']}")

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_text
 from shared.plotting import plot_curves, save_image_grid
-from shared.threads import auto_threads
+from shared.threads import cpu_threads
 from style_transfer.gatys.optimise import GatysResult, optimise_image
 from style_transfer.gatys.run import build_network, settings_for
 from style_transfer.images import read_image
@@ -126,11 +126,11 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
     """Run every comparison in ``recipe``; returns the path of the markdown results table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(recipe.get("threads") or auto_threads())
     content = read_image(recipe["content"])
     style = read_image(get_style(recipe["style"]).image_path)
     runs, cache = plan(recipe), {}
-    for r in tqdm(runs, desc="gatys lab", unit="run"):
-        execute(r, content, style, cache)
-        tqdm.write(f"{r.group:10s} {r.label:18s} {r.result.seconds:7.1f} s  {r.network}")
-    return write_outputs(runs, recipe, out_dir)
+    with cpu_threads(recipe.get("threads") or None):  # given back after, as every command does
+        for r in tqdm(runs, desc="gatys lab", unit="run"):
+            execute(r, content, style, cache)
+            tqdm.write(f"{r.group:10s} {r.label:18s} {r.result.seconds:7.1f} s  {r.network}")
+        return write_outputs(runs, recipe, out_dir)  # its table names the thread count used
