@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 # Optional arguments become flags only when set, so the CLI defaults stay the single source.
 opt = $(if $($(1)),$(2) $($(1)))
 
+# User commands run without make echoing them first: their output starts with their own lines.
 .PHONY: help venv test lint format retinopathy evaluate predict stylize train-style \
         stylize-video lab bench clean
 
@@ -36,34 +37,34 @@ format: $(STAMP)
 
 ARCH ?= resnet18
 retinopathy: $(STAMP)
-	$(PY) -m retinopathy train $(DATA) --arch $(ARCH) $(call opt,TASK,--task) \
+	@$(PY) -m retinopathy train $(DATA) --arch $(ARCH) $(call opt,TASK,--task) \
 		$(call opt,EPOCHS,--epochs) $(call opt,IMAGE_SIZE,--image-size) $(call opt,BATCH,--batch-size) \
 		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run) $(call opt,RESUME,--resume) $(ARGS)
 
 evaluate: $(STAMP)
-	$(PY) -m retinopathy evaluate --run $(RUN) $(ARGS)
+	@$(PY) -m retinopathy evaluate --run $(RUN) $(ARGS)
 
 predict: $(STAMP)
-	$(PY) -m retinopathy predict --run $(RUN) $(IMAGES) $(ARGS)
+	@$(PY) -m retinopathy predict --run $(RUN) $(IMAGES) $(ARGS)
 
 STYLE ?= starry
 stylize: $(STAMP)
-	$(PY) -m style_transfer stylize --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
+	@$(PY) -m style_transfer stylize --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
 		$(call opt,CONTENT,--content) $(call opt,OUT,--out) $(call opt,METHOD,--method) \
 		$(call opt,SIZE,--size) $(call opt,ITERS,--iters) $(ARGS)
 
 train-style: $(STAMP)
-	$(PY) -m style_transfer train --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
+	@$(PY) -m style_transfer train --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
 		$(call opt,DATA,--data) $(ARGS)
 
 stylize-video: $(STAMP)
-	$(PY) -m style_transfer video --style $(STYLE) $(VIDEO) $(call opt,OUT,--out) $(ARGS)
+	@$(PY) -m style_transfer video --style $(STYLE) $(VIDEO) $(call opt,OUT,--out) $(ARGS)
 
 lab: $(STAMP)
-	$(PY) -m labs $(LAB) $(ARGS)
+	@$(PY) -m labs $(LAB) $(ARGS)
 
 bench: $(STAMP)
-	$(PY) -m labs.bench $(ARGS)
+	@$(PY) -m labs.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
