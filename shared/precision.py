@@ -1,0 +1,114 @@
+"""Which floating-point precision a workload computes in: ``--precision auto|fp32|bf16|fp16``.
+
+    from shared.precision import resolve_precision
+    dtype = resolve_precision("auto", device, pays=lambda dtype: probe(dtype))
+
+``auto`` takes bfloat16 only where the device computes it natively (CUDA compute capability
+8.0 or newer; a CPU whose flags list AVX-512 BF16 or AMX-BF16, read at run time) *and* the
+workload's own check says it pays; everywhere else float32. bfloat16 on a CPU pays only when the
+model itself is in bfloat16 (3x for the Johnson network at 1024 px on an AMX CPU), not under
+autocast with float32 weights, so the callers convert the model, and keep sums that decide
+quality (Gram matrices, losses) in float32.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from shared.errors import UserError
+
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+DEFAULT_PRECISION = "auto"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+NAMES = {dtype: name for name, dtype in DTYPES.items()}
+# A reduced precision must beat float32 by this much on the workload's check to be taken by auto:
+# below it the rounding is not worth it.
+AUTO_MIN_SPEEDUP = 1.15
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the kernel reports them (Linux); empty where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` has bfloat16 arithmetic in hardware (not emulated through float32)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cpu":
+        return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def native_fp16(device: torch.device) -> bool:
+    """Whether ``device`` has float16 arithmetic fast enough to be worth asking for."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (7, 0)
+    if device.type == "cpu":
+        return bool(cpu_flags() & {"avx512_fp16", "amx_fp16"})
+    return device.type == "mps"
+
+
+def describe_capability(device: torch.device) -> str:
+    """A short line for logs: which reduced precisions this device computes natively."""
+    native = [name for name, test in (("bf16", native_bf16), ("fp16", native_fp16)) if test(device)]
+    return f"{device.type}: native {', '.join(native)}" if native else f"{device.type}: fp32 only"
+
+
+def resolve_precision(
+    name: str, device: torch.device, pays: Callable[[torch.dtype], bool] | None = None
+) -> torch.dtype:
+    """The dtype for ``--precision name`` on ``device``.
+
+    ``pays(dtype)`` is the workload's own check (see :func:`faster`); ``auto`` asks it only where
+    the hardware qualifies, and without one trusts the hardware.
+    """
+    if name not in PRECISION_CHOICES:
+        raise UserError(f"unknown precision {name!r}; choose one of {', '.join(PRECISION_CHOICES)}")
+    if name != "auto":
+        if name == "fp16" and device.type == "cpu" and not native_fp16(device):
+            raise UserError(
+                "--precision fp16 on this CPU would be emulated (slower than fp32); "
+                "use bf16, fp32 or auto"
+            )
+        return DTYPES[name]
+    if not native_bf16(device):
+        return torch.float32
+    if pays is not None and not pays(torch.bfloat16):
+        return torch.float32
+    return torch.bfloat16
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
+    """The median wall time of ``fn`` after one warm-up call (which builds caches and kernels)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def faster(
+    baseline: Callable[[], object],
+    candidate: Callable[[], object],
+    min_speedup: float = AUTO_MIN_SPEEDUP,
+    repeats: int = 3,
+) -> bool:
+    """Whether ``candidate`` runs at least ``min_speedup`` times as fast as ``baseline``."""
+    return median_seconds(baseline, repeats) >= min_speedup * median_seconds(candidate, repeats)

@@ -1,0 +1,67 @@
+"""``--precision``: what auto picks from the hardware and the workload's check, and refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from shared import precision
+from shared.errors import UserError
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def flags(monkeypatch):
+    def set_flags(*names: str) -> None:
+        monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(names))
+
+    return set_flags
+
+
+@pytest.mark.parametrize(
+    ("cpu", "pays", "expected"),
+    [
+        (("avx2",), None, torch.float32),  # no bf16 hardware: never bf16, whatever the check
+        (("avx2",), lambda dtype: True, torch.float32),
+        (("avx512f", "avx512_bf16"), None, torch.bfloat16),
+        (("amx_bf16",), lambda dtype: True, torch.bfloat16),
+        (("amx_bf16",), lambda dtype: False, torch.float32),  # hardware, but it does not pay
+    ],
+)
+def test_auto_takes_bf16_only_on_native_hardware_where_it_pays(flags, cpu, pays, expected):
+    flags(*cpu)
+    assert precision.resolve_precision("auto", CPU, pays) == expected
+
+
+def test_auto_never_runs_the_check_without_the_hardware(flags):
+    flags("sse4_2")
+    asked = []
+    precision.resolve_precision("auto", CPU, lambda dtype: asked.append(dtype) or True)
+    assert asked == []
+
+
+def test_explicit_choices_are_taken_as_asked(flags):
+    flags("avx2")
+    assert precision.resolve_precision("fp32", CPU) == torch.float32
+    assert precision.resolve_precision("bf16", CPU) == torch.bfloat16
+
+
+def test_fp16_on_a_cpu_without_it_is_refused_in_one_line(flags):
+    flags("avx512_bf16")
+    with pytest.raises(UserError, match="fp16 on this CPU would be emulated"):
+        precision.resolve_precision("fp16", CPU)
+    flags("avx512_fp16")
+    assert precision.resolve_precision("fp16", CPU) == torch.float16
+
+
+def test_unknown_precision_names_the_choices():
+    with pytest.raises(UserError, match="auto, fp32, bf16, fp16"):
+        precision.resolve_precision("fp8", CPU)
+
+
+def test_faster_compares_medians_against_the_margin(monkeypatch):
+    times = {"slow": 1.0, "fast": 0.8}
+    monkeypatch.setattr(precision, "median_seconds", lambda fn, repeats: times[fn()])
+    assert precision.faster(lambda: "slow", lambda: "fast", min_speedup=1.2)
+    assert not precision.faster(lambda: "slow", lambda: "fast", min_speedup=1.3)
