@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -88,6 +88,29 @@ def broadcast_buffers(model: nn.Module, src: int = 0) -> None:
     if is_distributed():
         for buf in model.buffers():
             dist.broadcast(buf, src)
+
+
+T = TypeVar("T")
+
+
+def my_share(
+    items: Sequence[T], *, num_replicas: int | None = None, rank: int | None = None
+) -> list[T]:
+    """This rank's items of a list every rank holds in the same order: ``r, r + W, r + 2W``...
+
+    Strided, so photos sorted by size or folder spread evenly, and nothing is padded or doubled.
+    """
+    n = world_size() if num_replicas is None else num_replicas
+    r = globals()["rank"]() if rank is None else rank
+    return list(items[r::n])
+
+
+def in_input_order(shares: Sequence[Sequence[T]]) -> list[T]:
+    """Rank-ordered shares from :func:`my_share` (e.g. through :func:`all_gather_object`) back
+    in the order of the list they were taken from."""
+    n = len(shares)
+    total = sum(len(s) for s in shares)
+    return [shares[i % n][i // n] for i in range(total)]
 
 
 class ShardSampler(Sampler[int]):

@@ -19,7 +19,9 @@ from shared.distributed import (
     all_gather_object,
     all_reduce_sum,
     broadcast_buffers,
+    in_input_order,
     is_main_process,
+    my_share,
     rank,
     world_size,
 )
@@ -106,6 +108,15 @@ def test_helpers_are_identities_without_a_process_group():
     bn = nn.BatchNorm1d(2)
     broadcast_buffers(bn)
     assert bn.running_mean.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 7])
+def test_shares_cover_every_item_once_and_merge_back_in_order(world):
+    items = [f"photo{i}.jpg" for i in range(10)]
+    shares = [my_share(items, num_replicas=world, rank=r) for r in range(world)]
+    assert sorted(x for s in shares for x in s) == sorted(items)
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    assert in_input_order(shares) == items
 
 
 def test_shard_sampler_splits_without_padding():
