@@ -8,6 +8,7 @@ trained for the module into an existing empty folder; each case works on a copy 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -216,8 +217,6 @@ def _plant_temporaries(run: Path) -> list[Path]:
     """What kills leave: a half metrics.csv, plot and checkpoints, hidden beside their targets.
     The last one carries this process's pid, as a restarted container hands the killed run's
     pid to the next process."""
-    import os
-
     paths = RunPaths(run)
     planted = [
         run / f".metrics.{DEAD_PID}-0123abcd.tmp.csv",
