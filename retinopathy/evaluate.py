@@ -29,7 +29,7 @@ from retinopathy.prepare import reopen
 from retinopathy.tasks import Task
 from shared.atomic import atomic_write_text
 from shared.device import pick_device
-from shared.runs import MetricsLog, RunPaths, progress, require_run_dir
+from shared.runs import MetricsLog, RunPaths, progress, remove_run_temporaries, require_run_dir
 
 PREDICTIONS = "test_predictions.csv"
 METRICS_JSON = "test_metrics.json"
@@ -60,6 +60,7 @@ def evaluate_run(
     ``tta``: None evaluates as the run was trained. Prints the one-screen summary.
     """
     paths = RunPaths(run_dir)
+    remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' are kept
     kept = kept or load_run_model(paths.root)
     tta = kept.config.tta if tta is None else tta
     val = _probs(kept.model, data.val, device, tta, "val")
@@ -146,10 +147,18 @@ def _write_report(
         config=config.to_json(),
         plots=plots,
         run_dir=paths.root,
-        best_epoch=kept.epoch,
+        kept_model=_kept_line(kept),
         extra_sections=extra,
     )
     atomic_write_text(paths.report, text)
+
+
+def _kept_line(kept: KeptModel) -> str:
+    """Which checkpoint the report's numbers are from, and its epoch, as the file itself says."""
+    checkpoint = kept.checkpoint
+    why = checkpoint.note or f"best `{kept.config.select}`"
+    where = f"{checkpoint.path.parent.name}/{checkpoint.path.name}"
+    return f"`{where}`, {checkpoint.when} ({why})"
 
 
 def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The grader: a registry backbone with a head for the task's classes, and loading it back.
 
 model = build_model("resnet50", num_classes=5, pretrained="auto", finetune="all")
-kept = load_run_model(run_dir)         # the run's kept model (best.pt, else last.pt)
-kept.model, kept.config, kept.epoch
+kept = load_run_model(run_dir)         # the run's kept model (best.pt, else last.pt, warned)
+kept.model, kept.config, kept.checkpoint.path, kept.epoch
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from torch import nn
 
 from retinopathy.config import RunConfig, read_run_config
 from shared import backbones
+from shared.checkpoint import load_model_weights
 from shared.errors import UserError
-from shared.runs import load_kept_checkpoint
+from shared.runs import KeptCheckpoint, load_kept_checkpoint
 
 
 def build_model(
@@ -32,11 +33,16 @@ def build_model(
 
 @dataclass
 class KeptModel:
-    """A finished run's kept model (in eval mode), the run's config, and the epoch it is from."""
+    """A finished run's kept model (in eval mode), the run's config, and the checkpoint it is
+    from (its path, its epoch, and why it is not the best model when it is not)."""
 
     model: nn.Module
     config: RunConfig
-    epoch: int | None
+    checkpoint: KeptCheckpoint
+
+    @property
+    def epoch(self) -> int | None:
+        return self.checkpoint.epoch
 
 
 def load_run_model(run_dir: Path, num_classes: int | None = None) -> KeptModel:
@@ -47,16 +53,10 @@ def load_run_model(run_dir: Path, num_classes: int | None = None) -> KeptModel:
             f"the checkpoint in {run_dir} has {config.num_classes} classes ({config.task}), "
             f"not the {num_classes} this task needs"
         )
-    _, state = load_kept_checkpoint(run_dir)
+    kept = load_kept_checkpoint(run_dir)
     model = build_model(config.arch, config.num_classes, pretrained="no")
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UserError(
-            f"the checkpoint in {run_dir} does not fit {config.arch}: {first}"
-        ) from None
-    return KeptModel(model.eval(), config, state.get("best_epoch") or state.get("epoch"))
+    load_model_weights(model, kept.state, kept.path, config.arch)
+    return KeptModel(model.eval(), config, kept)
 
 
 def view_probs(model: nn.Module, images: torch.Tensor, tta: bool = False) -> torch.Tensor:

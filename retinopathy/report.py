@@ -141,16 +141,13 @@ def render(
     config: Mapping[str, Any],
     plots: Mapping[str, Path],
     run_dir: Path,
-    best_epoch: int | None = None,
+    kept_model: str | None = None,
     extra_sections: Sequence[str] = (),
 ) -> str:
     rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
     lines = [f"# {title}", "", f"Task: **{task.name}** ({task.description}).", ""]
-    if best_epoch is not None:
-        lines += [
-            f"Kept model: epoch {best_epoch} (best `{config.get('select', 'val_loss')}`).",
-            "",
-        ]
+    if kept_model is not None:  # the checkpoint and epoch the numbers below are from
+        lines += [f"Kept model: {kept_model}.", ""]
     warning = collapse_warning(task, test)
     lines += ["## Test set", "", headline(test), ""] + ([warning, ""] if warning else [])
     lines += [

@@ -7,7 +7,8 @@
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
 plots/, report.md. The device is chosen first and the run folder made last, so bad input (an
-absent GPU, an unknown architecture, an unreadable dataset) leaves nothing behind.
+absent GPU, an unknown architecture, an unreadable dataset) leaves nothing behind. A ``run``
+folder that exists must be empty: one holding anything else is refused before any work, untouched.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from retinopathy.tasks import Task
 from shared.device import describe, pick_device
 from shared.engine import Trainer, classification_step
 from shared.rng import seed_everything
-from shared.runs import new_run_dir, require_run_dir, write_config
+from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
 
 
 def train(config: RunConfig, run: str | Path | None = None) -> Path:
@@ -38,6 +39,8 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
 
     Returns the run folder.
     """
+    if run is not None:
+        check_new_run_dir(run)
     device = pick_device(config.device)
     prepared = prepare(config.data)
     data = RunData.split_anew(prepared, config)
@@ -119,6 +122,7 @@ def _fit(
         step_fn=classification_step(make_criterion(config.loss, weights)),
         metrics_fn=validation_metrics(task),
         sampler_weights=sampler,
+        arch=config.arch,
     )
     trainer.fit(resume=resume)
     return evaluate_run(run_dir, data, device)

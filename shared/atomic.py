@@ -72,11 +72,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+def remove_stale_temporaries(folder: str | Path, *, mine: bool = False) -> list[Path]:
     """Delete the temporary files in ``folder`` whose writer is dead (a killed run's leftovers).
 
     A temporary file whose writing process still runs is left alone: it may be a concurrent
-    run's write in flight. Returns what was removed.
+    run's write in flight. ``mine``: this process's own count as dead too, for a caller with no
+    write of its own in flight (a resume before it writes): a restarted container gives the new
+    process the killed one's pid. Returns what was removed.
     """
     removed = []
     folder = Path(folder)
@@ -84,7 +86,8 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         return removed
     for path in folder.iterdir():
         match = _TEMPORARY.match(path.name)
-        if match and not _alive(int(match["pid"])):
+        pid = int(match["pid"]) if match else None
+        if pid is not None and ((mine and pid == os.getpid()) or not _alive(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

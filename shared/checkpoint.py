@@ -9,6 +9,10 @@ None), so ``torch.load(weights_only=True)`` reads it and nothing in it executes.
 training state, not the run's configuration: that lives once, in the run's ``config.json``
 (:mod:`shared.runs`), so the two can never disagree.
 
+A trainer's checkpoint also names the model it holds (``"arch"``), so that a file of another
+architecture placed in a run is refused by name (:func:`load_model_weights`), not loaded by luck
+or rejected with a page of missing keys.
+
 Each file carries ``"format": FORMAT``. A reader refuses a file of a format it does not know with
 one line, instead of failing later on a missing key. Bump ``FORMAT`` when the layout changes in a
 way an older reader would misread, and keep reading the old ones where that is cheap.
@@ -21,11 +25,13 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from shared.atomic import atomic_path
 from shared.errors import UserError
@@ -72,3 +78,46 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} has {what}; this version of visionlab reads checkpoint format {known}"
         )
     return state
+
+
+def load_model_weights(model: nn.Module, state: Mapping[str, Any], path: Path, arch: str) -> None:
+    """Load ``state["model"]`` into ``model``, an ``arch``; a one-line :class:`CheckpointError`
+    when the file holds another architecture or weights that do not fit.
+
+    A file that does not name its architecture (written before checkpoints did) is loaded when
+    its tensors fit, with a warning saying so.
+    """
+    named = state.get("arch")
+    if named is not None and named != arch:
+        raise CheckpointError(f"{path} holds a {named} model, not the run's {arch}")
+    weights = state.get("model")
+    if not isinstance(weights, Mapping) or not weights:
+        raise CheckpointError(f"{path} holds no model weights")
+    misfit = _misfit(model.state_dict(), weights)
+    if misfit:
+        raise CheckpointError(f"{path} does not fit the run's {arch}: {misfit}")
+    model.load_state_dict(weights)
+    if named is None:
+        warnings.warn(
+            f"{path} does not say which architecture it holds; its weights fit {arch}, so they "
+            "are used as one",
+            stacklevel=2,
+        )
+
+
+def _misfit(expected: Mapping[str, torch.Tensor], weights: Mapping[str, Any]) -> str | None:
+    """What keeps ``weights`` from loading into a model whose state is ``expected``, or None."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing or unexpected:
+        parts = [f"{len(missing)} tensor(s) missing ({missing[0]}...)"] if missing else []
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected ({unexpected[0]}...)")
+        return ", ".join(parts)
+    for key, tensor in expected.items():
+        value = weights[key]
+        if not isinstance(value, torch.Tensor):
+            return f"{key} is a {type(value).__name__}, not a tensor"
+        if value.shape != tensor.shape:
+            return f"{key} is {tuple(value.shape)} in the file, {tuple(tensor.shape)} in the model"
+    return None

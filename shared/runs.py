@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from shared.atomic import atomic_write_text
+from shared.atomic import atomic_write_text, remove_stale_temporaries
 from shared.checkpoint import load_checkpoint
 from shared.errors import UserError
 
@@ -88,11 +89,48 @@ def is_run_dir(path: str | Path) -> bool:
 
 def require_run_dir(path: str | Path) -> RunPaths:
     """The run's paths, or a one-line :class:`UserError` when ``path`` is not a run folder."""
-    if not Path(path).is_dir():
+    if not Path(path).exists():
         raise UserError(f"{path} does not exist")
+    if not Path(path).is_dir():
+        raise UserError(f"{path} is a file, not a run folder")
     if not is_run_dir(path):
         raise UserError(f"{path} is not a run folder (no config.json)")
     return RunPaths(path)
+
+
+def check_new_run_dir(run: str | Path) -> Path:
+    """``run`` if a new run may be made there (absent, or an empty folder), else a one-line
+    :class:`UserError`. Called before any work, so a refused folder is left byte for byte.
+
+    A folder that is already a run is continued by a resume, never trained into afresh; one that
+    holds anything else is the user's, and a run written into it would overwrite their
+    ``report.md`` or merge its rows into their ``metrics.csv``.
+    """
+    path = Path(run)
+    if not path.exists() and not path.is_symlink():
+        return path
+    if not path.is_dir():
+        raise UserError(f"{path} exists and is not a folder; choose a new or empty run folder")
+    if is_run_dir(path):
+        raise UserError(f"{path} is already a run folder; resume it or choose another folder")
+    names = sorted(p.name for p in path.iterdir())
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise UserError(
+            f"{path} already holds files and is not a run folder ({shown}); "
+            "choose a new or empty folder (nothing was written)"
+        )
+    return path
+
+
+def remove_run_temporaries(run_dir: str | Path, *, mine: bool = False) -> list[Path]:
+    """Delete the temporary files killed writers left in the run folder and its sub-folders.
+
+    ``mine``: this process's own are leftovers too (:func:`shared.atomic.remove_stale_temporaries`).
+    """
+    root = Path(run_dir)
+    folders = [root, *(p for p in root.iterdir() if p.is_dir())] if root.is_dir() else []
+    return [p for folder in folders for p in remove_stale_temporaries(folder, mine=mine)]
 
 
 def kept_checkpoint(run_dir: str | Path) -> Path:
@@ -107,12 +145,50 @@ def kept_checkpoint(run_dir: str | Path) -> Path:
     raise UserError(f"{paths.root} has no checkpoint yet (checkpoints/best.pt or last.pt)")
 
 
-def load_kept_checkpoint(
-    run_dir: str | Path, map_location: str | Any = "cpu"
-) -> tuple[Path, dict[str, Any]]:
-    """The kept checkpoint's path and its state, read once (safely, format checked)."""
+@dataclass(frozen=True)
+class KeptCheckpoint:
+    """A run's kept checkpoint: where it was read from, its state, and whether it is the best.
+
+    ``note`` says why the model is not the run's best one (``best.pt`` missing); None when it is.
+    """
+
+    path: Path
+    state: dict[str, Any]
+    note: str | None = None
+
+    @property
+    def epoch(self) -> int | None:
+        """The epochs the state has finished (its batches into the next: :attr:`when`)."""
+        return self.state.get("epoch")
+
+    @property
+    def when(self) -> str:
+        """Which point of training the state is: ``"epoch 3"``, or mid-epoch with its batch."""
+        epoch, batch = self.state.get("epoch"), self.state.get("batch") or 0
+        if not isinstance(epoch, int):
+            return "an unknown epoch"
+        return f"epoch {epoch + 1}, batch {batch}" if batch else f"epoch {epoch}"
+
+
+def load_kept_checkpoint(run_dir: str | Path, map_location: str | Any = "cpu") -> KeptCheckpoint:
+    """The kept checkpoint, read once (safely, format checked).
+
+    Without ``best.pt``, ``last.pt`` is used with a warning naming it and its epoch: the run's
+    best model is then not the one evaluated, and nothing may pass it off as such.
+    """
     path = kept_checkpoint(run_dir)
-    return path, load_checkpoint(path, map_location=map_location)
+    state = load_checkpoint(path, map_location=map_location)
+    if path.name == RunPaths(run_dir).best.name:
+        return KeptCheckpoint(path, state)
+    when, best = KeptCheckpoint(path, state).when, state.get("best_epoch")
+    if best is None:
+        note = "no epoch has finished yet, so the run has no best model"
+    elif when == f"epoch {best}":
+        note = f"best.pt is missing; this is the same state, of the best epoch {best}"
+    else:
+        note = f"best.pt, of the best epoch {best}, is missing"
+    warnings.warn(f"{path} ({when}) is the model used: {note}", stacklevel=2)
+    return KeptCheckpoint(path, state, note)
 
 
 def new_run_dir(
@@ -120,13 +196,14 @@ def new_run_dir(
 ) -> Path:
     """A fresh run folder: ``run`` itself if given, else ``<root>/<app>/<stamp>-<name>``.
 
-    A ``run`` that is already a run folder is refused: continuing it is ``--resume``'s job.
+    A ``run`` that exists is accepted only when empty (:func:`check_new_run_dir`).
     """
     if run is not None:
-        path = Path(run)
-        if is_run_dir(path):
-            raise UserError(f"{path} is already a run folder; resume it or choose another folder")
-        path.mkdir(parents=True, exist_ok=True)
+        path = check_new_run_dir(run)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make the run folder {path}: {exc.strerror}") from None
         return path
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
     stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
@@ -162,9 +239,12 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     """The run's ``config.json``; :class:`UserError` when ``run_dir`` is not a run folder."""
     paths = require_run_dir(run_dir)
     try:
-        return json.loads(paths.config.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        record = json.loads(paths.config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{paths.config} is not valid JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{paths.config} holds a JSON {type(record).__name__}, not a run's config")
+    return record
 
 
 def _parse_cell(text: str) -> Any:

@@ -8,22 +8,27 @@ it). The run's settings are not in it: they live once, in ``config.json``, and a
 settings that differ from them.
 
 ``best.pt`` is written before ``last.pt``: killed in between, the run resumes from the previous
-``last.pt``, trains that epoch again and rewrites both, so a best model is never missing.
+``last.pt``, trains that epoch again and rewrites both, so a best model is never missing. A run
+whose ``best.pt`` is gone anyway (deleted, or lost by an older version) gets it back on resume
+when ``last.pt`` is the best epoch's state, and a warning when it is not. A resume first deletes
+the temporary files killed writes left anywhere in the run folder.
 """
 
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shared.atomic import atomic_path, remove_stale_temporaries
-from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.atomic import atomic_path
+from shared.checkpoint import CheckpointError, load_checkpoint, load_model_weights, save_checkpoint
 from shared.distributed import all_gather_object
 from shared.errors import UserError
 from shared.rng import capture_rng_state, restore_rng_state, seed_everything
+from shared.runs import remove_run_temporaries
 
 if TYPE_CHECKING:
     from shared.engine.trainer import Trainer
@@ -31,12 +36,14 @@ if TYPE_CHECKING:
 # Settings that do not change what is computed, so a resumed run may use other values.
 MAY_CHANGE_ON_RESUME = frozenset({"num_workers", "checkpoint_every", "plots"})
 COUNTERS = ("epoch", "batch", "step", "best", "best_epoch", "bad_epochs", "stopped_early")
+TRAINING_STATE = ("optimizer", "scheduler", "scaler", *COUNTERS, "meters", "history", "rng")
 
 
 def trainer_state(trainer: Trainer) -> dict[str, Any]:
     """Everything a resumed run needs, as tensors and plain containers. Collective under DDP."""
     scheduler = trainer.scheduler
     return {
+        "arch": trainer.arch,
         "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -50,7 +57,11 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
 
 
 def load_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
-    trainer.model.load_state_dict(state["model"])
+    path = trainer.run.last
+    load_model_weights(trainer.model, state, path, trainer.arch)
+    missing = [key for key in TRAINING_STATE if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a training checkpoint (no {', '.join(missing)})")
     trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.scheduler is not None and state["scheduler"] is not None:
         trainer.scheduler.load_state_dict(state["scheduler"])
@@ -86,7 +97,7 @@ def resume(trainer: Trainer) -> bool:
     """Load last.pt into ``trainer``; True when the run had already finished."""
     run = trainer.run
     if trainer.is_main:
-        remove_stale_temporaries(run.checkpoints)
+        remove_run_temporaries(run.root, mine=True)  # nothing of this process is in flight yet
     if not run.last.is_file():
         trainer.say(f"{run.root}: no checkpoint yet, starting from the beginning")
         if trainer.is_main:
@@ -97,6 +108,7 @@ def resume(trainer: Trainer) -> bool:
     load_trainer_state(trainer, load_checkpoint(run.last))
     if trainer.is_main:
         trainer.metrics_log.truncate(trainer.epoch)
+        restore_best(trainer)
     if trainer.finished:
         how = "stopped early" if trainer.stopped_early else "all epochs done"
         trainer.say(f"{run.root} has already finished ({how}, {trainer.epoch} epochs)")
@@ -106,6 +118,23 @@ def resume(trainer: Trainer) -> bool:
         f"(step {trainer.step})"
     )
     return False
+
+
+def restore_best(trainer: Trainer) -> None:
+    """Rebuild a missing ``best.pt`` from ``last.pt`` when that is the best epoch's state."""
+    run, best = trainer.run, trainer.best_epoch
+    if best is None or run.best.is_file():
+        return
+    if trainer.epoch == best and trainer.batch == 0:
+        with atomic_path(run.best, durable=True) as tmp:
+            shutil.copyfile(run.last, tmp)
+        trainer.say(f"{run.best} was missing: rebuilt from last.pt, the best epoch's ({best})")
+        return
+    warnings.warn(
+        f"{run.best} (the best epoch, {best}) is missing and cannot be rebuilt from last.pt "
+        f"(epoch {trainer.epoch}); until an epoch beats it, the kept model is last.pt",
+        stacklevel=2,
+    )
 
 
 def check_same_settings(trainer: Trainer) -> None:

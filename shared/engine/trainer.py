@@ -84,8 +84,9 @@ class Trainer:
 
     ``run_dir`` is the run folder (:mod:`shared.runs`); its config.json is written with the
     engine's settings under "train" when absent (an app writes its own, with "train" in it,
-    first). ``sampler_weights`` (one per training item) switches to weighted sampling with
-    replacement, ``len(train_data)`` draws an epoch.
+    first). ``arch`` names the model in its checkpoints (default: its class name), so that a
+    checkpoint of another model is refused by name. ``sampler_weights`` (one per training item)
+    switches to weighted sampling with replacement, ``len(train_data)`` draws an epoch.
     """
 
     def __init__(
@@ -104,8 +105,10 @@ class Trainer:
         callbacks: Iterable[Any] = (),
         collate_fn: Callable[[list[Any]], Any] | None = None,
         verbose: bool = True,
+        arch: str | None = None,
     ) -> None:
         self.config, self.run, self.verbose = config, RunPaths(run_dir), verbose
+        self.arch = arch or type(model).__name__
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.is_main, self.rank, self.world = is_main_process(), rank(), world_size()
         self.model = to_channels_last(model.to(self.device), config.channels_last)

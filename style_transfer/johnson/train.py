@@ -42,7 +42,7 @@ from shared.errors import UserError
 from shared.image_files import list_images
 from shared.plotting import save_image_grid
 from shared.rng import seed_everything
-from shared.runs import RunPaths, new_run_dir, read_config, write_config
+from shared.runs import RunPaths, check_new_run_dir, new_run_dir, read_config, write_config
 from shared.threads import cpu_threads
 from style_transfer.images import fit_size, read_image, resize, write_image
 from style_transfer.johnson.loss import PerceptualLoss, build_perceptual_loss, resolve_loss_backbone
@@ -167,7 +167,10 @@ def new_training(
     """Check the input, then make the run folder (bad input leaves nothing behind).
 
     ``recipe``: the command that reproduces the run, kept in config.json and the model file.
+    A ``run`` folder that exists must be empty (:func:`shared.runs.check_new_run_dir`).
     """
+    if run is not None:
+        check_new_run_dir(run)
     if settings.style in BUNDLED and style_image is not None:
         raise UserError(
             f"{settings.style!r} is a bundled style; train your image under another name"

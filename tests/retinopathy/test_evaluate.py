@@ -38,7 +38,7 @@ def test_evaluate_needs_neither_the_originals_nor_a_new_prepare(
         shutil.move(tmp_path / "moved", originals)
     assert json.loads((run / "test_metrics.json").read_text()) == before
     assert [p.name for p in reads] == ["best.pt"]
-    kept = re.search(r"Kept model: epoch (\d+)", report.read_text())
+    kept = re.search(r"Kept model: `checkpoints/best.pt`, epoch (\d+)", report.read_text())
     metrics = pd.read_csv(run / "metrics.csv")
     assert int(kept[1]) == int(metrics.loc[metrics["val_qwk"].idxmax(), "epoch"])
 

@@ -87,10 +87,13 @@ def test_the_kept_model_is_best_then_last(tmp_path):
     paths = RunPaths(tmp_path)
     with pytest.raises(UserError, match="no checkpoint yet"):
         kept_checkpoint(tmp_path)
-    save_checkpoint(paths.last, {"epoch": 2})
+    save_checkpoint(paths.last, {"epoch": 2, "batch": 0, "best_epoch": 1})
     assert kept_checkpoint(tmp_path) == paths.last
-    save_checkpoint(paths.best, {"epoch": 1})
-    path, state = load_kept_checkpoint(tmp_path)
-    assert path == paths.best and state["epoch"] == 1
+    with pytest.warns(UserWarning, match=r"last\.pt \(epoch 2\) is the model used: best\.pt"):
+        kept = load_kept_checkpoint(tmp_path)
+    assert kept.path == paths.last and "of the best epoch 1" in kept.note
+    save_checkpoint(paths.best, {"epoch": 1, "batch": 0, "best_epoch": 1})
+    kept = load_kept_checkpoint(tmp_path)
+    assert kept.path == paths.best and kept.epoch == 1 and kept.note is None
     with pytest.raises(UserError, match="not a run folder"):
         kept_checkpoint(tmp_path / "checkpoints")
