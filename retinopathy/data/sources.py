@@ -17,9 +17,11 @@ csv           a CSV with ``path,label`` (optional ``patient``, ``eye``, ``id``);
 folder        class folders ``<root>/<grade>/*.jpg``
 ============  ==========================================================================
 
-Rows that cannot become a record (a label outside 0-4, a duplicate id, a name that leaves the
-data folder) are kept as :class:`Problem` entries in :attr:`Source.rejected`, so ``prepare`` can
-list them with the unreadable photos. Only EyePACS (and a generic CSV with a ``patient`` column)
+Rows that cannot become a record (a field missing, a label outside 0-4, a duplicate id, a photo
+listed twice, a name two photos answer to, a name or a link that leaves the data folder) are kept
+as :class:`Problem` entries in :attr:`Source.rejected`, with the label file's line, so
+``prepare`` can list them with the unreadable photos; a label file that cannot be read at all is
+a UserError (:mod:`retinopathy.data.label_tables`). Only EyePACS (and a generic CSV with a ``patient`` column)
 carries patient ids; the others leave ``patient`` as None and are split photo by photo.
 """
 
@@ -237,15 +239,21 @@ def _read_messidor2(root: Path) -> Source:
 IDRID_COLUMNS = ("Image name", "Retinopathy grade")
 
 
-def _idrid_csvs(root: Path) -> list[Path]:
+def _idrid_csvs(root: Path, columns: Sequence[str] = IDRID_COLUMNS) -> list[Path]:
     found = [p for p in sorted(root.rglob("*.csv")) if _depth(p, root) <= 4]
-    return [p for p in found if all(c in table_header(p) for c in IDRID_COLUMNS)]
+    return [p for p in found if all(c in table_header(p) for c in columns)]
 
 
 def _read_idrid(root: Path) -> Source:
     out = _Collector("idrid", root)
     images = [p for p in sorted(root.rglob("*")) if is_image_file(p)]
-    for table in _idrid_csvs(root):
+    # Any table naming images is read, so that one lacking the grade column says so.
+    tables = _idrid_csvs(root, IDRID_COLUMNS[:1])
+    if not tables:
+        raise UserError(
+            f"{root}: no IDRiD grading CSV (with columns {', '.join(IDRID_COLUMNS)}) in the folder"
+        )
+    for table in tables:
         part = "test" if "test" in table.name.lower() else "train"
         # Training and testing photos share names (IDRiD_001.jpg in both), so match the folder.
         index = _image_index(p for p in images if part in str(p.parent.relative_to(root)).lower())
@@ -261,15 +269,20 @@ def _read_idrid(root: Path) -> Source:
     return out.source
 
 
-def _generic_csv(root: Path) -> Path | None:
+def _generic_csv(root: Path, *, strict: bool = True) -> Path | None:
+    """The path,label CSV that ``root`` is or holds. Not ``strict`` (``--format csv`` given),
+    a folder's only CSV counts whatever its header, so reading it says what is wrong with it."""
     if root.is_file():
         return root
-    tables = [p for p in sorted(root.glob("*.csv")) if {"path", "label"} <= set(table_header(p))]
+    found = sorted(root.glob("*.csv"))
+    tables = [p for p in found if {"path", "label"} <= set(table_header(p))]
+    if not tables and not strict:
+        tables = found
     return tables[0] if len(tables) == 1 else None
 
 
 def _read_csv_format(root: Path) -> Source:
-    table = _generic_csv(root)
+    table = _generic_csv(root, strict=False)
     if table is None:
         raise UserError(f"{root}: expected one CSV with columns path,label")
     if root.is_file():  # the CSV named itself: its photos are beside the file a link leads to
