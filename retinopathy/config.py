@@ -195,7 +195,11 @@ class RunConfig:
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> RunConfig:
         """The config :meth:`to_json` wrote (older runs' files lack the newer keys)."""
-        data = DataConfig(**{k: record[k] for k in _names(DataConfig) if k in record})
+        stored = {k: record[k] for k in _names(DataConfig) if k in record}
+        workers = stored.get("workers")
+        if workers is not None and workers < 1:  # older runs took 0 (or less) for every core
+            stored["workers"] = None
+        data = DataConfig(**stored)
         own = _names(cls) - {"data"}
         return cls(data=data, **{k: record[k] for k in own if k in record})
 

@@ -21,8 +21,9 @@ Rows that cannot become a record (a field missing, a label outside 0-4, a duplic
 listed twice, a name two photos answer to, a name or a link that leaves the data folder) are kept
 as :class:`Problem` entries in :attr:`Source.rejected`, with the label file's line, so
 ``prepare`` can list them with the unreadable photos; a label file that cannot be read at all is
-a UserError (:mod:`retinopathy.data.label_tables`). Only EyePACS (and a generic CSV with a ``patient`` column)
-carries patient ids; the others leave ``patient`` as None and are split photo by photo.
+a UserError (:mod:`retinopathy.data.label_tables`). Only EyePACS (and a generic CSV with a
+``patient`` column) carries patient ids; the others leave ``patient`` as None and are split
+photo by photo.
 """
 
 from __future__ import annotations
@@ -168,6 +169,10 @@ class _Collector:
         id_ = extra.pop("id", None) or name
         if escapes(name):
             self.reject(name, id_, f"{where}: name leaves the data folder")
+            return
+        if "\0" in name:  # no file system takes it: stat() would raise ValueError
+            shown = name.replace("\0", "\\0")
+            self.reject(shown, id_.replace("\0", "\\0"), f"{where}: NUL byte in the name")
             return
         try:
             path = resolve(name)

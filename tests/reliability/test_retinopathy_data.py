@@ -201,6 +201,12 @@ def _listed_twice(root: Path) -> None:
         f.write("./a.png,1\n")
 
 
+def _nul_in_name(root: Path) -> None:
+    csv_dataset(root, {"a.png": None, "b.png": None})
+    with open(root / "labels.csv", "ab") as f:
+        f.write(b"c\0.png,1\n")
+
+
 NAME_CASES = [
     case(
         "retinopathy prepare", "two photos answering to one EyePACS name (1_left.jpeg and "
@@ -221,6 +227,11 @@ NAME_CASES = [
         "the second row is rejected: `labels.csv line 4: the same photo as labels.csv line 2` "
         "(it would sit on two sides of the split), exit 0", _listed_twice,
         message=r"line 4: the same photo as labels\.csv line 2", id="names-same-photo-twice",
+    ),
+    case(
+        "retinopathy prepare", "a NUL byte in a photo name of the label file", "the row is "
+        "rejected: `labels.csv line 4: NUL byte in the name`, exit 0", _nul_in_name,
+        message=r"^labels\.csv line 4: NUL byte in the name$", id="names-nul-byte",
     ),
 ]  # fmt: skip
 
