@@ -80,7 +80,7 @@ class Source:
     rejected: list[Problem] = field(default_factory=list)
 
 
-# -- helpers ---------------------------------------------------------------------------------
+# -- names, files and rows -------------------------------------------------------------------
 
 
 def _parse_grade(text: str) -> int | None:
