@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from retinopathy.data.preprocess import check_size
+from retinopathy.data.splits import check_shares
 from retinopathy.losses import LOSS_CHOICES
 from retinopathy.tasks import Task, get_task
 from shared import backbones
@@ -67,6 +69,9 @@ class DataConfig:
             self.cache = str(self.cache)
         if self.image_size is None:
             self.image_size = self.recipe["image_size"]
+        check_size(self.image_size)
+        if self.workers is not None and self.workers < 1:
+            raise UserError(f"--workers must be at least 1, not {self.workers}")
 
     @property
     def on_sample_set(self) -> bool:
@@ -107,6 +112,9 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self._check_model()
+        check_shares(self.test_size, self.val_size)
+        if self.split_seed < 0:
+            raise UserError(f"--split-seed must be >= 0, not {self.split_seed}")
         if self.select not in SELECT:
             raise UserError(f"select must be one of {', '.join(SELECT)}, not {self.select!r}")
         if self.loss not in LOSS_CHOICES:
@@ -187,7 +195,11 @@ class RunConfig:
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> RunConfig:
         """The config :meth:`to_json` wrote (older runs' files lack the newer keys)."""
-        data = DataConfig(**{k: record[k] for k in _names(DataConfig) if k in record})
+        stored = {k: record[k] for k in _names(DataConfig) if k in record}
+        workers = stored.get("workers")
+        if workers is not None and workers < 1:  # older runs took 0 (or less) for every core
+            stored["workers"] = None
+        data = DataConfig(**stored)
         own = _names(cls) - {"data"}
         return cls(data=data, **{k: record[k] for k in own if k in record})
 
@@ -220,6 +232,15 @@ class PredictConfig:
     fuse_eyes: bool = False  # blend the two eyes of <patient>_left / <patient>_right
     batch_size: int = 32
     device: str = DEFAULT_DEVICE
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.out is not None and Path(self.out).is_dir():
+            raise UserError(
+                f"--out {self.out} is a folder; --out names the CSV file to write "
+                f"(e.g. {Path(self.out) / 'grades.csv'})"
+            )
 
 
 def _names(cls: type) -> set[str]:

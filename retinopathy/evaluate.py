@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from retinopathy import fusion, report
 from retinopathy.config import EvaluateConfig
+from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import KeptModel, load_run_model, predict_probs
@@ -149,6 +150,7 @@ def _write_report(
         run_dir=paths.root,
         kept_model=_kept_line(kept),
         extra_sections=extra,
+        photos=problems_line(data.prepared),
     )
     atomic_write_text(paths.report, text)
 

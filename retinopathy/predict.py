@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from retinopathy import fusion
 from retinopathy.config import PredictConfig
 from retinopathy.data.augment import eval_transform
-from retinopathy.data.preprocess import BadImage, load_and_preprocess
+from retinopathy.data.preprocess import BadImage, first_reasons, load_and_preprocess
 from retinopathy.evaluate import fusion_alpha
 from retinopathy.models import load_run_model, predict_probs
 from retinopathy.predictions import prediction_frame, write_predictions
@@ -95,7 +95,7 @@ def grade_photos(config: PredictConfig) -> Graded:
     if isinstance(config.images, Path) and config.images.is_file() and bad:
         raise UserError(f"cannot read {bad[0]}")
     if not good:
-        raise UserError(f"none of the {len(files)} photos could be read")
+        raise UserError(f"none of the {len(files)} photos could be read: {first_reasons(bad)}")
     transform = eval_transform(run.data.image_size, run.mean, run.std)
     loader = DataLoader(_Photos(photos, transform), batch_size=config.batch_size)
     bar = lambda it: progress(it, desc="predict", unit="batch", leave=False)  # noqa: E731

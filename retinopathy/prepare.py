@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from retinopathy.config import DataConfig, RunConfig
-from retinopathy.data.cache import PROBLEMS, prepare_records
-from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared
+from retinopathy.data.cache import prepare_records
+from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared, problems_line
 from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
 
@@ -70,8 +70,5 @@ def summary(prepared: PreparedSet) -> str:
         f"{prepared.processed} preprocessed, {prepared.reused} from the cache"
     )
     if prepared.problems:
-        line += (
-            f"; {len(prepared.rejected)} rejected, {len(prepared.converted)} converted "
-            f"(see {prepared.folder / PROBLEMS})"
-        )
+        line += "; " + problems_line(prepared).split("; ", 1)[1]
     return line

@@ -143,7 +143,9 @@ def render(
     run_dir: Path,
     kept_model: str | None = None,
     extra_sections: Sequence[str] = (),
+    photos: str | None = None,
 ) -> str:
+    """``photos``: the data section's line on the prepared photos (usable, rejected, converted)."""
     rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
     lines = [f"# {title}", "", f"Task: **{task.name}** ({task.description}).", ""]
     if kept_model is not None:  # the checkpoint and epoch the numbers below are from
@@ -161,7 +163,8 @@ def render(
     for key in ("confusion", "confusion_norm", "per_class", "roc", "curves"):
         if key in rel:
             lines.append(f"![{key}]({rel[key]})")
-    lines += ["", "## Data", "", distribution_table(task, counts), ""]
+    lines += ["", "## Data", ""] + ([f"{photos}.", ""] if photos else [])
+    lines += [distribution_table(task, counts), ""]
     lines += list(extra_sections)
     lines += [
         "## Configuration",

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from retinopathy.config import APP, RunConfig, read_run_config
+from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
 from retinopathy.evaluate import evaluate_run
@@ -106,6 +107,7 @@ def _fit(
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
     init = "ImageNet weights" if config.pretrained_loaded else "random init"
+    print(f"data: {problems_line(data.prepared)}", flush=True)
     print(
         f"{config.arch} ({init})"
         f", {task.name}, {config.data.image_size} px, on {describe(device)}; "

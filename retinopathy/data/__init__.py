@@ -1,6 +1,7 @@
 """Retinopathy data: from a dataset folder to augmented tensors.
 
 - ``sources``        read EyePACS / APTOS / Messidor-2 / IDRiD / CSV / class folders into records
+- ``label_tables``   their label CSV files, read strictly (a bad file one line, a bad row rejected)
 - ``preprocess``     OpenCV fundus crop (and Graham mode) with reduced-resolution JPEG decoding
 - ``cache``          the prepare job: preprocess once, in parallel, resumable
 - ``prepared``       the prepared set it leaves: cached photos, their index, per-split mean/std

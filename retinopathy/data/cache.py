@@ -34,6 +34,8 @@ import numpy as np
 from tqdm import tqdm
 
 from retinopathy.data.prepared import (
+    PROBLEM_COLUMNS,
+    PROBLEMS,
     STORAGES,
     PreparedSet,
     encode_item,
@@ -46,6 +48,8 @@ from retinopathy.data.preprocess import (
     PREPROCESS_VERSION,
     THRESHOLD,
     BadImage,
+    check_size,
+    first_reasons,
     preprocess_file,
 )
 from retinopathy.data.sources import Problem, Record
@@ -60,7 +64,6 @@ from shared.atomic import (
 from shared.errors import UserError
 
 JOURNAL = "journal.jsonl"
-PROBLEMS = "problems.csv"
 
 
 def default_cache_dir() -> Path:
@@ -190,7 +193,7 @@ def _remove_leftovers(items: Path, keep: set[str]) -> None:
 def _write_problems(path: Path, problems: list[Problem]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["path", "id", "action", "reason"])
+        writer.writerow(PROBLEM_COLUMNS)
         writer.writerows([p.path, p.id, p.action, p.reason] for p in problems)
 
 
@@ -201,8 +204,7 @@ def _check_settings(records: Sequence[Record], size: int, mode: str, storage: st
         raise UserError(f"unknown storage {storage!r}; choose one of: {', '.join(STORAGES)}")
     if not records:
         raise UserError("no photos to prepare")
-    if not 16 <= size <= 4096:
-        raise UserError(f"--size must be between 16 and 4096, not {size}")
+    check_size(size)
 
 
 # -- prepare ---------------------------------------------------------------------------------
@@ -260,5 +262,8 @@ def prepare_records(
     _write_problems(folder / PROBLEMS, prepared.problems)
     write_index(folder, prepared.records, prepared.files)
     if not prepared.records:
-        raise UserError(f"none of the {len(records)} photos could be used; see {folder / PROBLEMS}")
+        reasons = first_reasons([f"{Path(p.path).name}: {p.reason}" for p in prepared.rejected])
+        raise UserError(
+            f"none of the {len(records)} photos could be used ({reasons}); see {folder / PROBLEMS}"
+        )
     return prepared

@@ -9,7 +9,8 @@ A prepared folder (made by :func:`retinopathy.data.cache.prepare_records`) holds
 
 - ``items/<ab>/<key>.npy`` (or ``.jpg``) one preprocessed photo;
 - ``index.csv`` the usable photos in order: id, grade, patient, eye, original path, cached file;
-- ``stats/<hash>.json`` the per-channel mean/std of a set of photos (a training split).
+- ``stats/<hash>.json`` the per-channel mean/std of a set of photos (a training split);
+- ``problems.csv`` every rejected or converted photo and why (:func:`problems_line` counts them).
 
 Storage: ``npy`` (default) stores raw uint8 pixels: loading is a file read (~0.3 ms at 512 px)
 with no decoding and no second lossy step, at size*size*3 bytes per photo (0.75 MB at 512 px,
@@ -41,6 +42,8 @@ STORAGES = ("npy", "jpeg")
 SUFFIXES = {"npy": ".npy", "jpeg": ".jpg"}
 INDEX = "index.csv"
 INDEX_COLUMNS = ("id", "grade", "patient", "eye", "path", "cached")
+PROBLEMS = "problems.csv"
+PROBLEM_COLUMNS = ("path", "id", "action", "reason")
 _JPEG_QUALITY = 95
 
 
@@ -161,6 +164,28 @@ def write_index(folder: Path, records: Sequence[Record], files: Sequence[Path]) 
     return folder / INDEX
 
 
+def read_problems(folder: Path) -> list[Problem]:
+    """The rejected and converted photos listed in ``folder``'s problems.csv (none without)."""
+    try:
+        with open(folder / PROBLEMS, newline="", encoding="utf-8") as f:
+            return [Problem(*(row[c] for c in PROBLEM_COLUMNS)) for row in csv.DictReader(f)]
+    except (FileNotFoundError, KeyError):
+        return []
+
+
+def problems_line(prepared: PreparedSet) -> str:
+    """ "58 photos usable; 2 rejected, 1 converted (listed in <folder>/problems.csv)"."""
+    rejected = len({p.id for p in prepared.rejected})
+    converted = len({p.id for p in prepared.converted})
+    line = f"{len(prepared)} photos usable; "
+    if not rejected and not converted:
+        return line + "none rejected or converted"
+    return (
+        line
+        + f"{rejected} rejected, {converted} converted (listed in {prepared.folder / PROBLEMS})"
+    )
+
+
 def open_prepared(folder: str | Path, size: int, mode: str) -> PreparedSet:
     """The prepared set in ``folder`` as its last prepare left it (from ``index.csv``)."""
     folder = Path(folder)
@@ -180,4 +205,4 @@ def open_prepared(folder: str | Path, size: int, mode: str) -> PreparedSet:
         for row in rows
     ]
     files = [folder / "items" / row["cached"][:2] / row["cached"] for row in rows]
-    return PreparedSet(folder, size, mode, records, files)
+    return PreparedSet(folder, size, mode, records, files, read_problems(folder))

@@ -20,24 +20,33 @@ eye: a 3000x2000 photo -> 512 px costs about 2.5x less than a full decode with a
 (``make bench ARGS=retina``).
 
 Input checks (:class:`BadImage` names the reason): empty file, not an image, more than
-:data:`MAX_PIXELS` claimed in the header (decompression bomb), shorter side under
-:data:`MIN_SIDE`, truncated JPEG/PNG, undecodable data. Greyscale, alpha and 16-bit photos are
-converted (copied to 3 channels / composited on black / scaled to 8 bits) and kept; the
-conversion is returned as a note so ``prepare`` can list it.
+:data:`MAX_PIXELS` claimed in the header (decompression bomb), more than
+:data:`MAX_DECODED_PIXELS` in a format that cannot be decoded reduced (only JPEG can), shorter
+side under :data:`MIN_SIDE`, truncated JPEG/PNG, undecodable data. Greyscale, alpha and 16-bit
+photos are converted (copied to 3 channels / composited on black / scaled to 8 bits) and kept;
+the conversion is returned as a note so ``prepare`` can list it.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shared.errors import UserError
+
 MODES = ("crop", "graham")
+SIZE_RANGE = (16, 4096)  # the side of a preprocessed photo, in px
 MAX_PIXELS = 200_000_000  # 200 MP; the largest fundus cameras make about 25 MP
+# The most pixels decoded at once: a JPEG above it is decoded at 1/2, 1/4 or 1/8, a photo in a
+# format that cannot be (PNG, TIFF, WebP...) is rejected. It bounds a worker's memory (about
+# 12 bytes a pixel at worst, 16-bit RGB: 0.6 GB), so prepare's peak is workers x 0.6 GB.
+MAX_DECODED_PIXELS = 50_000_000
 MIN_SIDE = 64  # shorter side in pixels; below this there is no retina left to grade
 THRESHOLD = 10  # grey level separating the fundus from the (JPEG-noisy) black border
 PREPROCESS_VERSION = 1  # bump when the output of this module changes; it keys the cache
@@ -48,6 +57,20 @@ _REDUCED[8] = cv2.IMREAD_REDUCED_COLOR_8
 
 class BadImage(ValueError):
     """A photo that cannot be used; ``str(exc)`` is the reason shown to the user."""
+
+
+def first_reasons(lines: Sequence[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``lines`` ("file: reason") joined for one message line."""
+    more = f" (and {len(lines) - shown} more)" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
+
+
+def check_size(size: int) -> int:
+    """``size`` if a preprocessed photo can have it; UserError naming the range otherwise."""
+    low, high = SIZE_RANGE
+    if not low <= size <= high:
+        raise UserError(f"--image-size must be between {low} and {high} px, not {size}")
+    return size
 
 
 # -- geometry --------------------------------------------------------------------------------
@@ -190,6 +213,25 @@ def _reduction(width: int, height: int, size: int) -> int:
     return next((f for f in (8, 4, 2) if min(width, height) / f >= size), 1)
 
 
+def _within_limit(width: int, height: int) -> int:
+    """Smallest DCT scale factor whose decode holds at most :data:`MAX_DECODED_PIXELS`."""
+    return next(f for f in (1, 2, 4, 8) if width * height / f**2 <= MAX_DECODED_PIXELS)
+
+
+def _decode_factor(header: Image.Image, size: int, reduce: bool) -> int:
+    """The scale to decode at: 1 for formats that have no reduced decode (too large: BadImage)."""
+    width, height = header.size
+    if header.format != "JPEG":
+        if width * height > MAX_DECODED_PIXELS:
+            raise BadImage(
+                f"too large to decode: {header.format or 'image'} {width}x{height} "
+                f"({width * height / 1e6:.0f} MP); only JPEG is decoded at reduced size, other "
+                f"formats up to {MAX_DECODED_PIXELS // 1_000_000} MP: save it smaller or as JPEG"
+            )
+        return 1
+    return max(_reduction(width, height, size) if reduce else 1, _within_limit(width, height))
+
+
 def _to_bgr8(image: np.ndarray) -> np.ndarray:
     """Whatever ``IMREAD_UNCHANGED`` returned -> HxWx3 uint8 BGR."""
     if image.dtype == np.uint16:
@@ -223,7 +265,8 @@ def read_photo(
 ) -> tuple[np.ndarray, int, list[str]]:
     """Checked decode: BGR uint8 image, the reduction factor used, and conversion notes.
 
-    With ``reduce``, a JPEG is decoded at the smallest scale keeping ``size`` px across.
+    With ``reduce``, a JPEG is decoded at the smallest scale keeping ``size`` px across; at
+    any rate small enough to hold :data:`MAX_DECODED_PIXELS`.
     """
     try:
         data = Path(path).read_bytes()
@@ -243,7 +286,7 @@ def read_photo(
     if min(width, height) < MIN_SIDE:
         raise BadImage(f"tiny image {width}x{height} (shorter side under {MIN_SIDE} px)")
     _check_complete(header.format, data)
-    factor = _reduction(width, height, size) if reduce and header.format == "JPEG" else 1
+    factor = _decode_factor(header, size, reduce)
     return _decode(data, header.format, factor), factor, _conversion_notes(header, data)
 
 

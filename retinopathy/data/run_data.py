@@ -21,33 +21,20 @@ from retinopathy.config import RunConfig
 from retinopathy.data.augment import eval_transform, train_transform
 from retinopathy.data.dataset import FundusDataset
 from retinopathy.data.prepared import PreparedSet
-from retinopathy.data.splits import (
-    SPLITS,
-    load_split,
-    make_split,
-    require_all_classes,
-    save_split,
-    split_ids,
-)
-from retinopathy.tasks import GRADES, Task
+from retinopathy.data.splits import SPLITS, load_split, make_split, save_split, split_ids
+from retinopathy.tasks import Task
 
 SPLIT_FILE = "split.csv"
 
 
 def _make_split(prepared: PreparedSet, config: RunConfig) -> pd.DataFrame:
-    task = config.grading
-    # Grades a coarser task merges need not each appear on every side; the task's classes must.
-    classes = GRADES if task.keeps_every_grade else ()
-    split = make_split(
+    return make_split(
         prepared.records,
         test_size=config.test_size,
         val_size=config.val_size,
         seed=config.split_seed,
-        classes=classes,
+        task=config.grading,
     )
-    split["class"] = task.map_grades(split["grade"])
-    require_all_classes(split, range(task.num_classes), column="class")
-    return split.drop(columns="class")
 
 
 @dataclass

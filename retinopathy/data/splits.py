@@ -7,19 +7,23 @@
 Default shares as in the report: 25% test, then 25% of the rest for validation (56/19/25).
 Both eyes of a patient always land on the same side (EyePACS: 87% of patients have the same
 grade in both eyes, so an image-level split leaks). Stratified by the grades each patient
-brings (see ``_holdout``); seconds for EyePACS' 35,126 photos.
+brings (see ``_holdout``); seconds for EyePACS' 35,126 photos. Every class with at least three
+groups (patients, or photos without a patient id) gets one on each side, even where its share
+rounds to none (4 photos of a class: 2/1/1); a split is refused, naming the class, only where
+none exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from retinopathy.data.sources import Record
-from retinopathy.tasks import GRADES
+from retinopathy.tasks import Task, get_task
 from shared.atomic import atomic_path
 from shared.errors import UserError
 
@@ -50,8 +54,8 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, share: float, seed: int) ->
     """
     codes, uniques = pd.factorize(groups)
     n_groups = len(uniques)
-    if n_groups * share < 1:
-        raise UserError(f"only {n_groups} patients/photos: too few to hold out {share:.0%}")
+    if n_groups == 0:
+        return np.zeros(0, bool)
     base = np.bincount(codes).max() + 1
     signature = np.zeros(n_groups, np.int64)  # the class counts of a group, as one number
     for c in np.unique(labels):
@@ -67,17 +71,25 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, share: float, seed: int) ->
     return held[codes]
 
 
+def check_shares(test_size: float, val_size: float) -> None:
+    """UserError unless both shares lie strictly between 0 and 1."""
+    for flag, share in (("--test-size", test_size), ("--val-size", val_size)):
+        if not 0 < share < 1:
+            raise UserError(f"{flag} must lie strictly between 0 and 1, not {share}")
+
+
 def make_split(
     records: Sequence[Record],
     *,
     test_size: float = 0.25,
     val_size: float = 0.25,
     seed: int = 0,
-    classes: Iterable[int] = GRADES,
+    task: Task | None = None,
 ) -> pd.DataFrame:
-    """Assign every record to train / val / test; raises UserError if a class misses a split."""
-    if not (0 < test_size < 1 and 0 < val_size < 1):
-        raise UserError("test and validation shares must be between 0 and 1")
+    """Assign every record to train / val / test, each class of ``task`` (default: the five
+    grades) on every side; raises UserError, naming the class, only where that is impossible."""
+    check_shares(test_size, val_size)
+    task = task or get_task("grade5")
     df = records_frame(records)
     if df["id"].duplicated().any():
         raise UserError(f"duplicate record id {df['id'][df['id'].duplicated()].iloc[0]!r}")
@@ -88,24 +100,127 @@ def make_split(
     is_test = _holdout(labels, groups, test_size, seed)
     is_val = np.zeros(len(df), bool)
     is_val[~is_test] = _holdout(labels[~is_test], groups[~is_test], val_size, seed + 1)
-    df.insert(1, "split", np.where(is_test, "test", np.where(is_val, "val", "train")))
-    require_all_classes(df, classes)
+    side = np.where(is_test, 2, np.where(is_val, 1, 0))
+    codes, _ = pd.factorize(groups)
+    side = _cover_every_side(codes, task.map_grades(labels), side, task.class_names)
+    df.insert(1, "split", np.asarray(SPLITS)[side])
     return df
 
 
-def require_all_classes(
-    df: pd.DataFrame, classes: Iterable[int] = GRADES, column: str = "grade"
-) -> None:
-    """UserError naming the first class with no example in some split."""
-    overall = df[column].value_counts()
-    for split in SPLITS:
-        present = set(df.loc[df["split"] == split, column])
-        for c in classes:
-            if c not in present:
-                raise UserError(
-                    f"class {c} has no photo in the {split} split ({overall.get(c, 0)} overall); "
-                    f"every class needs examples on every side: add photos or use a coarser task"
-                )
+# -- every class on every side ---------------------------------------------------------------
+
+ANY = -1  # a class every group holds: each side gets at least one group
+Kind = frozenset[int]  # the classes a group holds (with ANY): groups of one kind are alike here
+
+
+def _cover_every_side(
+    codes: np.ndarray, classes: np.ndarray, side: np.ndarray, names: Sequence[str]
+) -> np.ndarray:
+    """``side`` (per record: 0 train, 1 val, 2 test) with whole groups moved so that every class
+    has a group on every side. The proportional split already manages this unless a class has
+    only a few groups; then only the groups the plan (:func:`_plan`) needs are moved."""
+    group_side = np.zeros(codes.max() + 1, np.int64)
+    group_side[codes] = side
+    held: list[set[int]] = [{ANY} for _ in group_side]
+    for g, c in zip(codes.tolist(), classes.tolist(), strict=True):
+        held[g].add(c)
+    members: dict[Kind, list[int]] = {}
+    for g, kind in enumerate(held):
+        members.setdefault(frozenset(kind), []).append(g)
+    wanted = [ANY, *range(len(names))]
+    current = {kind: {int(group_side[g]) for g in gs} for kind, gs in members.items()}
+    if not _uncovered(current, wanted):
+        return side
+    for c in wanted:
+        n = sum(len(gs) for kind, gs in members.items() if c in kind)
+        if n < len(SPLITS):
+            raise UserError(_too_few(c, n, names))
+    plan = _plan({kind: len(gs) for kind, gs in members.items()}, current, wanted)
+    if plan is None:
+        c = _uncovered(current, wanted)[0][1]
+        raise UserError(
+            f"class {names[c]!r}: its patients also hold the only photos of other classes, so "
+            "no split puts it on every side: add photos or use a coarser task"
+        )
+    for kind, sides in plan.items():
+        _move_into(members[kind], group_side, sides)
+    return group_side[codes]
+
+
+def _too_few(c: int, n: int, names: Sequence[str]) -> str:
+    if c == ANY:
+        return f"only {n} patients/photos and train, val and test need one each"
+    has = f"has {n} patients/photos and" if n else "has no photo:"
+    return (
+        f"class {names[c]!r} {has} train, val and test need one each: "
+        "add photos or use a coarser task"
+    )
+
+
+def _uncovered(reach: Mapping[Kind, set[int]], wanted: Sequence[int]) -> list:
+    """``(kinds, class, side)`` of each class missing from a side, the scarcest class first."""
+    out = []
+    for c in wanted:
+        mine = [kind for kind in reach if c in kind]
+        reached = set().union(*(reach[kind] for kind in mine))
+        out += [(len(mine), c, s) for s in range(len(SPLITS)) if s not in reached]
+    return sorted(out)
+
+
+def _plan(
+    counts: Mapping[Kind, int], current: Mapping[Kind, set[int]], wanted: Sequence[int]
+) -> dict[Kind, set[int]] | None:
+    """The sides each kind of group must reach, or None if no choice covers every class on
+    every side.
+
+    A kind with three groups or more can reach all three sides; one with one or two groups
+    reaches that many, and which is searched (depth first, the sides it is on now tried
+    first). Kinds are few (a patient holds at most two grades), so the search is small.
+    """
+    fixed = {kind: {0, 1, 2} for kind, n in counts.items() if n >= len(SPLITS)}
+    few = {kind: n for kind, n in counts.items() if n < len(SPLITS)}
+
+    def search(chosen: dict[Kind, set[int]]) -> dict[Kind, set[int]] | None:
+        reach = {**fixed, **chosen}
+        missing = _uncovered(reach, wanted)
+        if not missing:
+            return reach
+        _, c, s = missing[0]
+        for kind in (k for k in few if c in k and k not in chosen):
+            for sides in _choices(few[kind], s, current[kind]):
+                found = search({**chosen, kind: sides})
+                if found is not None:
+                    return found
+        return None
+
+    plan = search({})
+    if plan is None:
+        return None
+    # A side a kind is on already costs no move; drop each other one that coverage can spare.
+    for kind in list(plan):
+        for s in sorted(plan[kind] - current[kind]):
+            trial = {**plan, kind: plan[kind] - {s}}
+            if not _uncovered(trial, wanted):
+                plan = trial
+    return plan
+
+
+def _choices(n: int, side: int, now: set[int]) -> list[set[int]]:
+    """The sets of ``n`` sides (one or two) that include ``side``; closest to ``now`` first."""
+    options = [set(c) for c in combinations(range(len(SPLITS)), n) if side in c]
+    return sorted(options, key=lambda o: (-len(o & now), sorted(o)))
+
+
+def _move_into(groups: list[int], group_side: np.ndarray, sides: set[int]) -> None:
+    """Move groups of one kind until each of ``sides`` holds one: from a side the kind need not
+    reach, else from the side holding most of them, never the last one on a side it needs."""
+    for s in sorted(sides):
+        if any(group_side[g] == s for g in groups):
+            continue
+        counts = np.bincount(group_side[groups], minlength=len(SPLITS))
+        spare = [g for g in groups if group_side[g] not in sides or counts[group_side[g]] > 1]
+        donor = max(spare, key=lambda g: (group_side[g] not in sides, counts[group_side[g]]))
+        group_side[donor] = s
 
 
 def save_split(df: pd.DataFrame, path: str | Path) -> Path:

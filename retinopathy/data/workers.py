@@ -17,10 +17,15 @@ from typing import Any
 
 import cv2
 
+from shared.errors import UserError
+
 
 def worker_count(requested: int | None, jobs: int) -> int:
-    """``requested`` (default: every core), but never more than there are jobs, and at least 1."""
-    return max(1, min(requested or os.cpu_count() or 1, jobs or 1))
+    """``requested`` (None: every core), but never more than there are jobs, and at least 1."""
+    if requested is not None and requested < 1:
+        raise UserError(f"--workers must be at least 1, not {requested}")
+    wanted = (os.cpu_count() or 1) if requested is None else requested
+    return max(1, min(wanted, jobs or 1))
 
 
 def init_worker() -> None:

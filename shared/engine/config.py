@@ -56,12 +56,16 @@ class TrainConfig:
                     f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
                 )
         minimum = {"epochs": 1, "batch_size": 1, "accum_steps": 1, "num_workers": 0,
-                   "checkpoint_every": 0, "seed": 0}  # fmt: skip
+                   "checkpoint_every": 0, "seed": 0, "step_size": 1, "plateau_patience": 0,
+                   "momentum": 0, "weight_decay": 0, "early_stopping_patience": 1}  # fmt: skip
         for name, low in minimum.items():
-            if getattr(self, name) < low:
-                raise UserError(f"{name} must be >= {low}, not {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UserError(f"lr must be positive, not {self.lr}")
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise UserError(f"{name} must be >= {low}, not {value}")
+        for name in ("lr", "gamma", "plateau_factor", "clip_grad_norm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:  # "not >": NaN is refused too
+                raise UserError(f"{name} must be positive, not {value}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -92,3 +92,13 @@ def test_command_configs_default_to_the_run_s_own_choices() -> None:
     assert EvaluateConfig(Path("r")).tta is None  # None: as the run was trained
     predict = PredictConfig(Path("r"), Path("photos"))
     assert (predict.tta, predict.fuse_eyes, predict.out) == (False, False, None)
+
+
+def test_a_run_recorded_with_workers_0_still_loads() -> None:
+    """Older runs took ``workers: 0`` for every core; 0 is refused now, but their config.json
+    must still load (as every core, which is what they meant)."""
+    record = RunConfig.from_options(image_size=64).to_json()
+    record["workers"] = 0
+    assert RunConfig.from_json(record).data.workers is None
+    with pytest.raises(UserError, match="--workers must be at least 1, not 0"):
+        DataConfig(workers=0)
