@@ -52,4 +52,7 @@ def test_channels_last_and_describe():
     model = to_channels_last(model, enabled=True)
     assert model.weight.is_contiguous(memory_format=torch.channels_last)
     assert not model.weight.is_contiguous()
-    assert describe(torch.device("cpu")) == f"cpu ({torch.get_num_threads()} threads)"
+    torch.set_num_threads(1)
+    assert describe(torch.device("cpu")) == "cpu (1 thread)"
+    torch.set_num_threads(2)
+    assert describe(torch.device("cpu")) == "cpu (2 threads)"
