@@ -46,6 +46,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without improvement before stopping
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints; 0 = epoch ends
     seed: int = 0
+    # CPU threads the run computes with: float reductions depend on the count. The command sets
+    # it around the whole run (shared.threads.cpu_threads), for what it computes before the
+    # first step too (data statistics, loss targets); None: chosen by load, then recorded.
+    threads: int | None = None
     plots: bool = True  # plots/curves.png at each epoch end
 
     def __post_init__(self) -> None:
@@ -60,6 +64,8 @@ class TrainConfig:
         for name, low in minimum.items():
             if getattr(self, name) < low:
                 raise UserError(f"{name} must be >= {low}, not {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"threads must be at least 1, not {self.threads}")
         if not self.lr > 0:
             raise UserError(f"lr must be positive, not {self.lr}")
 
