@@ -9,6 +9,9 @@ Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpo
 plots/, report.md. The device is chosen first and the run folder made last, so bad input (an
 absent GPU, an unknown architecture, an unreadable dataset) leaves nothing behind. A ``run``
 folder that exists must be empty: one holding anything else is refused before any work, untouched.
+The CPU thread count (``threads``, else chosen by load) is chosen once, before the first
+computation (the dataset's mean and std are float reductions too), and recorded; a resume
+computes with it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from shared.device import describe, pick_device
 from shared.engine import Trainer, classification_step
 from shared.rng import seed_everything
 from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
+from shared.threads import choose_threads, cpu_threads, resumed_threads
 
 
 def train(config: RunConfig, run: str | Path | None = None) -> Path:
@@ -43,6 +47,12 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     if run is not None:
         check_new_run_dir(run)
     device = pick_device(config.device)
+    config.train.threads = choose_threads(config.train.threads)
+    with cpu_threads(config.train.threads):
+        return _train(config, device, run)
+
+
+def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> Path:
     prepared = prepare(config.data)
     data = RunData.split_anew(prepared, config)
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
@@ -56,14 +66,16 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     return run_dir
 
 
-def resume(run: str | Path) -> Path:
-    """Continue the killed run in ``run`` with its own config, data and device; evaluate it."""
+def resume(run: str | Path, threads: int | None = None) -> Path:
+    """Continue the killed run in ``run`` with its own config, data, device and thread count
+    (``threads``: only for a run that recorded none); evaluate it."""
     run_dir = require_run_dir(run).root
     config = read_run_config(run_dir)
     device = pick_device(config.device)
-    data = RunData.of_run(reopen(config), config, run_dir)
-    model = build_model(config.arch, config.num_classes, "no", config.finetune)
-    _fit(run_dir, config, data, model, device, resume=True)
+    with cpu_threads(resumed_threads(config.train.threads, threads)):
+        data = RunData.of_run(reopen(config), config, run_dir)
+        model = build_model(config.arch, config.num_classes, "no", config.finetune)
+        _fit(run_dir, config, data, model, device, resume=True)
     return run_dir
 
 

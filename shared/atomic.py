@@ -6,59 +6,165 @@ truncated one that a resume or a reader would trip over later.
     with atomic_path(out / "clip.mp4") as tmp:   # any writer that takes a path
         write_video(tmp)
     atomic_write_text(out / "report.md", text)
+    append_text(run / "metrics.csv", row)         # a log's new line, or nothing
+
+Every file the project writes goes through here, so this is also the one place a full disk is
+told to the user: a write that fails with ENOSPC (however its library wraps the OSError) raises
+:class:`~shared.errors.UserError` "no space left on <mount> (writing <file>): N MB needed, F MB
+free", with the temporary removed and the previous file untouched. :func:`no_space_in` words
+the same line for an ENOSPC that escapes from anywhere else (``shared.cli.main``).
 """
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.errors import UserError
+
 _TMP = ".tmp"
+_MB = 2**20
 # The writer's pid is in the name, so a folder's leftovers can be told from writes in flight.
 _TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
 
 @contextmanager
-def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, durable: bool = False, needs: int = 0) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; renamed onto ``path`` if the block succeeds.
 
     The temporary name is hidden (leading dot), unique per call (threads and worker processes may
     write side by side) and keeps ``path``'s extension, so writers that choose a format from it
     (matplotlib, OpenCV, PIL, video containers) write the right one. On an exception it is
     removed and ``path`` is left as it was. ``durable``: fsync the file and the folder so that the
-    rename survives a power cut (checkpoints, run records).
+    rename survives a power cut (checkpoints, run records). ``needs``: the bytes the write is
+    expected to take, for the message when the disk fills (default: what it had written then).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Named, not created: the writer creates the file with the usual permissions (mkstemp's
-    # would be 0600, and os.replace would hand them to a report or image meant to be shared).
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}{_TMP}{path.suffix}")
+    tmp = _temporary(path)
     try:
         yield tmp
         if durable:
             _fsync(tmp)
         os.replace(tmp, path)
+    except Exception as exc:
+        if _no_space(exc) is None:
+            raise
+        written = tmp.stat().st_size if tmp.is_file() else 0
+        raise UserError(no_space_message(path, max(needs, written + 1))) from None
     finally:
         tmp.unlink(missing_ok=True)
     if durable:
         _fsync(path.parent)
 
 
+def _temporary(path: Path) -> Path:
+    # Named, not created: the writer creates the file with the usual permissions (mkstemp's
+    # would be 0600, and os.replace would hand them to a report or image meant to be shared).
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}{_TMP}{path.suffix}")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = False) -> Path:
-    with atomic_path(path, durable=durable) as tmp:
+    with atomic_path(path, durable=durable, needs=len(data)) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str, *, durable: bool = False) -> Path:
     """UTF-8, newlines written as given (CSV rows keep their own line ends)."""
-    with atomic_path(path, durable=durable) as tmp:
-        tmp.write_text(text, encoding="utf-8", newline="")
+    data = text.encode("utf-8")
+    with atomic_path(path, durable=durable, needs=len(data)) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
+
+
+def append_text(path: str | Path, text: str, *, durable: bool = False) -> Path:
+    """Add ``text`` (UTF-8) at the end of ``path``: all of it, or, if the write fails, nothing.
+
+    For logs that grow a line at a time (metrics.csv, a job's journal), where rewriting the whole
+    file each time would cost more than the line. A failed write is cut off again, so the file
+    never ends in half a line.
+    """
+    path, data = Path(path), text.encode("utf-8")
+    with open(path, "ab") as f:
+        size = f.tell()
+        try:
+            f.write(data)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        except BaseException as exc:
+            _cut(f, size)
+            if isinstance(exc, Exception) and _no_space(exc) is not None:
+                raise UserError(no_space_message(path, len(data))) from None
+            raise
+    return path
+
+
+def _cut(f, size: int) -> None:
+    """Truncate ``f`` to ``size`` bytes, whatever its write buffer still holds."""
+    try:
+        os.ftruncate(f.fileno(), size)
+        f.seek(size)
+    except OSError:  # nothing more to do: the reader skips a line cut short
+        pass
+
+
+def no_space_message(path: str | Path | None, needed: int = 0) -> str:
+    """The one line for a full disk: its mount point, the file, the MB needed and free.
+
+    ``needed`` in bytes, rounded up to whole MB (at least 1: a write that failed needed some).
+    """
+    target = Path(path) if path is not None else Path.cwd()
+    mount = _mount_point(target)
+    where = mount if path is None else f"{mount} (writing {target})"
+    text = f"no space left on {where}: {max(1, math.ceil(needed / _MB))} MB needed"
+    try:
+        return f"{text}, {shutil.disk_usage(mount).free // _MB} MB free"
+    except OSError:
+        return text
+
+
+def no_space_in(exc: BaseException) -> str | None:
+    """:func:`no_space_message` for ``exc`` when a full disk caused it (ENOSPC anywhere in its
+    chain), else None."""
+    cause = _no_space(exc)
+    if cause is None:
+        return None
+    return no_space_message(cause.filename if isinstance(cause.filename, str) else None)
+
+
+def _no_space(exc: BaseException) -> OSError | None:
+    """The ENOSPC OSError behind ``exc``: libraries re-raise it as their own errors (torch's
+    serialiser as a RuntimeError "file write failed"), with the OSError as cause or context.
+
+    A UserError is already worded for the user (a nested write's own "no space left" line)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and not isinstance(current, UserError):
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return current
+        hidden = current.__suppress_context__  # raise ... from None: not the cause
+        current = current.__cause__ or (None if hidden else current.__context__)
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    """The mount point of the file system ``path`` is (or would be) on: what is full."""
+    here = Path(os.path.abspath(path))
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    while not os.path.ismount(here):
+        here = here.parent
+    return here
 
 
 def _fsync(path: Path) -> None:

@@ -46,9 +46,20 @@ class CheckpointError(UserError):
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     """Write ``state`` (plus its format version) to ``path`` atomically."""
-    with atomic_path(path, durable=True) as tmp, open(tmp, "wb") as f:
+    needs = _tensor_bytes(state)  # the file's size, near enough, for a full disk's message
+    with atomic_path(path, durable=True, needs=needs) as tmp, open(tmp, "wb") as f:
         torch.save({"format": FORMAT, **state}, f)
     return Path(path)
+
+
+def _tensor_bytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(_tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

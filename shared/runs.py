@@ -1,7 +1,8 @@
 """Run folders: where one training run keeps everything, and the one place that knows the layout.
 
     runs/<app>/<timestamp>-<name>/
-        config.json          everything needed to reproduce the run (engine settings: "train")
+        config.json          everything needed to reproduce the run (engine settings: "train",
+                             the library versions it computes with: "versions")
         metrics.csv          one row per finished epoch, appended as the run goes
         checkpoints/last.pt  the latest state (epoch ends, and every N steps when asked)
         checkpoints/best.pt  the state at the best epoch on the monitored metric (the kept model)
@@ -19,9 +20,10 @@ Apps ask :class:`RunPaths` for a path instead of spelling ``"checkpoints/last.pt
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import io
 import json
-import os
+import platform
 import re
 import sys
 import time
@@ -33,11 +35,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from shared.atomic import atomic_write_text, remove_stale_temporaries
+from shared.atomic import append_text, atomic_write_text, remove_stale_temporaries
 from shared.checkpoint import load_checkpoint
 from shared.errors import UserError
 
 RUNS_ROOT = Path("runs")
+# The libraries whose versions a run's numbers depend on (with Python's own).
+LIBRARIES = ("torch", "torchvision", "numpy")
 
 
 @dataclass(frozen=True)
@@ -227,10 +231,35 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"config value {value!r} ({type(value).__name__}) is not JSON-serialisable")
 
 
+def library_versions() -> dict[str, str]:
+    """Python's and :data:`LIBRARIES`' versions: a run is bit-identical only under the same."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def warn_other_versions(config: Mapping[str, Any]) -> None:
+    """One warning when the run's recorded versions (config.json) are not the ones running now."""
+    recorded, now = config.get("versions") or {}, library_versions()
+    changed = [f"{k} {recorded[k]} -> {now.get(k)}" for k in recorded if recorded[k] != now.get(k)]
+    if changed:
+        warnings.warn(
+            f"resuming under other library versions ({', '.join(changed)}): the weights may "
+            "differ from an uninterrupted run's, which are bit-identical only under the same",
+            stacklevel=2,
+        )
+
+
 def write_config(run_dir: str | Path, config: Mapping[str, Any]) -> Path:
-    """Write ``config.json`` atomically. Paths become strings; anything else non-JSON raises."""
+    """Write ``config.json`` atomically, with the library versions (:func:`library_versions`)
+    unless ``config`` has its own. Paths become strings; anything else non-JSON raises."""
     path = RunPaths(run_dir).config
-    text = json.dumps(dict(config), indent=2, default=_jsonable) + "\n"
+    record = {**config, "versions": config.get("versions") or library_versions()}
+    text = json.dumps(record, indent=2, default=_jsonable) + "\n"
     atomic_write_text(path, text, durable=True)
     return path
 
@@ -263,7 +292,8 @@ def _parse_cell(text: str) -> Any:
 class MetricsLog:
     """``metrics.csv``: one row per epoch, keyed by an ``epoch`` column (1 = the first epoch).
 
-    Each row is appended and fsync'ed, so what was written survives a kill. A row bringing a new
+    Each row is appended whole (or not at all, on a full disk) and fsync'ed, so what was written
+    survives a kill. A row bringing a new
     column rewrites the file (atomically) with the wider header. Floats are written with ``repr``
     and so read back exactly.
     """
@@ -288,10 +318,9 @@ class MetricsLog:
             raise ValueError("a metrics row needs an 'epoch' value")
         header = self._header()
         if header and set(row) <= set(header):
-            with self.path.open("a", newline="", encoding="utf-8") as f:
-                csv.DictWriter(f, fieldnames=header).writerow(dict(row))
-                f.flush()
-                os.fsync(f.fileno())
+            line = io.StringIO()
+            csv.DictWriter(line, fieldnames=header).writerow(dict(row))
+            append_text(self.path, line.getvalue(), durable=True)
             return
         new_keys = [k for k in row if k not in header]
         self._rewrite([*self.rows(), dict(row)], header + new_keys)

@@ -1,18 +1,26 @@
 """How many CPU threads a command computes with.
 
-    from shared.threads import cpu_threads
+    from shared.threads import choose_threads, cpu_threads, resumed_threads
     with cpu_threads(None):        # the idle cores (auto_threads); cpu_threads(3): three
         ...                        # the previous count is given back after the block
+    threads = choose_threads(None)         # a training run: chosen once, recorded in config.json
+    with cpu_threads(resumed_threads(recorded, asked)):   # its resume: the recorded count
+        ...
 
 Intra-op threads wait for each other at every operator; on a machine busy with other work a
 descheduled thread stalls the rest, and one thread can run several times faster than two (an
 epoch 4.8x, a video 14x, with one of two cores taken by another job).
+
+Float reductions (a convolution's gradient, a Gram matrix) depend on the count, so a training run
+computes with one count from its first operation to its last, and a resumed run with the count
+it recorded, whatever the load says then: otherwise "exact resume" is not.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,13 +42,35 @@ def auto_threads() -> int:
     return max(1, min(torch.get_num_threads(), math.ceil(idle)))
 
 
+def choose_threads(count: int | None) -> int:
+    """The count a command computes with: ``count``, or by load (:func:`auto_threads`) when None."""
+    if count is not None and count < 1:
+        raise UserError(f"threads must be at least 1, not {count}")
+    return count or auto_threads()
+
+
+def resumed_threads(recorded: int | None, asked: int | None) -> int | None:
+    """The count a resumed run computes with: the one it recorded, not ``asked`` nor the load.
+
+    ``recorded`` None (a run from before the count was recorded in its config): ``asked``, and
+    the checkpoint's own record then sets the count for the training (:mod:`shared.engine.resume`).
+    """
+    if recorded is None:
+        return asked
+    if asked is not None and asked != recorded:
+        warnings.warn(
+            f"computing with the run's own {recorded} CPU thread(s), not {asked}: an exact "
+            "resume needs the count the run was trained with",
+            stacklevel=2,
+        )
+    return recorded
+
+
 @contextmanager
 def cpu_threads(count: int | None) -> Iterator[int]:
     """Torch's intra-op thread count inside the block: ``count``, or by load when None."""
-    if count is not None and count < 1:
-        raise UserError(f"threads must be at least 1, not {count}")
+    chosen = choose_threads(count)
     before = torch.get_num_threads()
-    chosen = count or auto_threads()
     torch.set_num_threads(chosen)
     try:
         yield chosen

@@ -194,6 +194,7 @@ def write_image(image: ImageLike, path: str | Path, *, quality: int = JPEG_QUALI
     array = to_uint8(image) if isinstance(image, torch.Tensor) else image
     fmt = SAVE_FORMATS[path.suffix.lower()]
     options = {"quality": quality} if fmt == "JPEG" else {}
-    with atomic_path(path) as tmp:
+    # needs: the pixels' bytes, what an uncompressed file would take (a PNG takes less)
+    with atomic_path(path, needs=array.nbytes) as tmp:
         Image.fromarray(array).save(tmp, format=fmt, **options)
     return path

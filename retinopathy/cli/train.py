@@ -6,7 +6,9 @@
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
-plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does.
+plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does:
+it computes with the run's recorded thread count (--threads, or the idle cores when the run
+started; printed with the device) and warns when the library versions differ from the run's.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from retinopathy.losses import LOSS_CHOICES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
 from shared import backbones
-from shared.cli import add_device_argument, default_of, given
+from shared.cli import add_device_argument, add_threads_argument, default_of, given
 from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
@@ -37,7 +39,7 @@ RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretraine
                "tta")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
-                  "amp", "accum_steps", "clip_grad_norm", "seed")  # fmt: skip
+                  "amp", "accum_steps", "clip_grad_norm", "seed", "threads")  # fmt: skip
 
 
 def _run(name: str) -> str:
@@ -131,6 +133,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--seed", type=int, help=f"seed of the weights and batches ({_engine('seed')})"
     )
     add_device_argument(fit)
+    add_threads_argument(fit)
     imb = p.add_argument_group("class imbalance")
     imb.add_argument(
         "--sampling",
@@ -162,7 +165,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume:
-        resume(args.resume)
+        resume(args.resume, threads=args.threads)
     else:
         options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
         train(RunConfig.from_options(**options), args.run)

@@ -55,6 +55,7 @@ from retinopathy.data.preprocess import (
 from retinopathy.data.sources import Problem, Record
 from retinopathy.data.workers import map_unordered, worker_count
 from shared.atomic import (
+    append_text,
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,
@@ -166,13 +167,9 @@ def _run_jobs(jobs: list[_Job], workers: int, journal: Path, progress: bool) -> 
     if not jobs:
         return results
     chunk = max(1, min(16, len(jobs) // (workers * 8)))
-    with (
-        open(journal, "a", encoding="utf-8") as log,
-        tqdm(total=len(jobs), desc="prepare", unit="photo", disable=not progress) as bar,
-    ):
+    with tqdm(total=len(jobs), desc="prepare", unit="photo", disable=not progress) as bar:
         for entry in map_unordered(process_one, jobs, workers, chunk):
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
+            append_text(journal, json.dumps(entry) + "\n")
             results[entry["key"]] = entry
             bar.update()
     return results

@@ -7,7 +7,8 @@ one library function. Below ``cli/`` nothing sees an ``argparse.Namespace``.
 Flags whose default a dataclass owns are declared with ``default=None`` and passed on with
 :func:`given`, so the dataclass stays the one place that says what the default is; the help text
 quotes it with :func:`default_of`. :class:`~shared.errors.UserError` raised anywhere below
-reaches the user as one line on stderr with exit status 2, never as a traceback.
+reaches the user as one line on stderr with exit status 2, never as a traceback; so does a full
+disk (an ENOSPC behind any exception: "no space left on ...").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.atomic import no_space_in
 from shared.device import DEFAULT_DEVICE, DEVICE_CHOICES
 from shared.errors import UserError
 
@@ -72,6 +74,13 @@ def main(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # shared.atomic words a full disk for every write it makes; this catches the rest
+        message = no_space_in(exc)
+        if message is None:
+            raise
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:

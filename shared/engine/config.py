@@ -46,6 +46,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without improvement before stopping
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints; 0 = epoch ends
     seed: int = 0
+    # CPU threads the run computes with: float reductions depend on the count. The command sets
+    # it around the whole run (shared.threads.cpu_threads), for what it computes before the
+    # first step too (data statistics, loss targets); None: chosen by load, then recorded.
+    threads: int | None = None
     plots: bool = True  # plots/curves.png at each epoch end
 
     def __post_init__(self) -> None:
@@ -66,6 +70,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:  # "not >": NaN is refused too
                 raise UserError(f"{name} must be positive, not {value}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"threads must be at least 1, not {self.threads}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

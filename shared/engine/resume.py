@@ -5,7 +5,8 @@ optimiser steps; it holds the model, optimiser, scheduler, grad scaler, counters
 within the epoch, step), the best value, the early-stopping count, the epoch's running averages,
 every rank's RNG states and the thread count the run computes with (float reductions depend on
 it). The run's settings are not in it: they live once, in ``config.json``, and a resume refuses
-settings that differ from them.
+settings that differ from them, and warns when the library versions recorded there are not the
+ones running now (the bit-identity needs the same versions).
 
 ``best.pt`` is written before ``last.pt``: killed in between, the run resumes from the previous
 ``last.pt``, trains that epoch again and rewrites both, so a best model is never missing. A run
@@ -28,7 +29,7 @@ from shared.checkpoint import CheckpointError, load_checkpoint, load_model_weigh
 from shared.distributed import all_gather_object
 from shared.errors import UserError
 from shared.rng import capture_rng_state, restore_rng_state, seed_everything
-from shared.runs import remove_run_temporaries
+from shared.runs import remove_run_temporaries, warn_other_versions
 
 if TYPE_CHECKING:
     from shared.engine.trainer import Trainer
@@ -105,6 +106,8 @@ def resume(trainer: Trainer) -> bool:
         seed_everything(trainer.config.seed + trainer.rank)
         return False
     check_same_settings(trainer)
+    if trainer.is_main:
+        warn_other_versions(trainer.run_config)
     load_trainer_state(trainer, load_checkpoint(run.last))
     if trainer.is_main:
         trainer.metrics_log.truncate(trainer.epoch)

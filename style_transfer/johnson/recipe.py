@@ -117,7 +117,7 @@ class TrainRequest:
     run: Path | None = None  # the run folder; None: runs/style_transfer/<stamp>-train-<style>
     resume: Path | None = None  # a killed run to continue, with its own settings
     device: str = DEFAULT_DEVICE
-    threads: int | None = None  # None: the idle cores
+    threads: int | None = None  # None: the idle cores; a resume: the run's recorded count
     export: str | None = None  # also write the model in this format (onnx)
 
     def __post_init__(self) -> None:
@@ -146,6 +146,7 @@ def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
         "--batch-size": train.batch_size,
         "--lr": train.lr,
         "--seed": train.seed,
+        "--threads": train.threads,  # float reductions depend on it
     }
     words = [w for k, v in opts.items() if v is not None for w in (k, str(v))]
     return shlex.join(["python", "-m", "style_transfer", "train", *words])

@@ -43,7 +43,7 @@ from shared.image_files import list_images
 from shared.plotting import save_image_grid
 from shared.rng import seed_everything
 from shared.runs import RunPaths, check_new_run_dir, new_run_dir, read_config, write_config
-from shared.threads import cpu_threads
+from shared.threads import choose_threads, cpu_threads, resumed_threads
 from style_transfer.images import fit_size, read_image, resize, write_image
 from style_transfer.johnson.loss import PerceptualLoss, build_perceptual_loss, resolve_loss_backbone
 from style_transfer.johnson.model_file import save_model
@@ -84,6 +84,7 @@ class Job:
     loss: PerceptualLoss
     run: RunPaths
     speed: Speed
+    threads: int | None  # CPU threads it computes with (the run's recorded count)
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -168,6 +169,7 @@ def new_training(
 
     ``recipe``: the command that reproduces the run, kept in config.json and the model file.
     A ``run`` folder that exists must be empty (:func:`shared.runs.check_new_run_dir`).
+    ``train.threads`` None: chosen by load now; the count is recorded and a resume reuses it.
     """
     if run is not None:
         check_new_run_dir(run)
@@ -182,6 +184,7 @@ def new_training(
     data[0]  # a folder of unreadable files fails here, before the run folder exists
     settings.backbone = _loss_backbone(settings.backbone)
     settings.n_photos = len(data)  # type: ignore[arg-type]
+    train = replace(train, threads=choose_threads(train.threads))
     run_dir = new_run_dir(APP, f"train-{settings.style}", run=run)
     write_image(image, run_dir / STYLE_FILE)
     write_config(
@@ -194,17 +197,21 @@ def new_training(
             "device": device,
         },
     )
-    return _job(run_dir, settings, train, data, compute_on, callbacks, verbose)
+    return _job(run_dir, settings, train, data, compute_on, callbacks, verbose, train.threads)
 
 
 def resume_training(
     run: str | Path,
     *,
     device: str | None = None,
+    threads: int | None = None,
     callbacks: tuple[Callback, ...] = (),
     verbose: bool = True,
 ) -> Job:
-    """The run in ``run`` rebuilt from its config.json and style image, ready to resume."""
+    """The run in ``run`` rebuilt from its config.json and style image, ready to resume.
+
+    It computes with the run's recorded thread count (``threads`` only for a run that recorded
+    none): the style's Gram targets and every step's reductions depend on it."""
     config = read_config(run)
     if "johnson" not in config:
         raise UserError(f"{run} is not a style-training run (no 'johnson' section in config.json)")
@@ -217,7 +224,8 @@ def resume_training(
             f"{settings.n_photos}; an exact resume needs the same photos"
         )
     train = TrainConfig.from_dict(config["train"])
-    return _job(Path(run), settings, train, data, compute_on, callbacks, verbose)
+    count = resumed_threads(train.threads, threads)
+    return _job(Path(run), settings, train, data, compute_on, callbacks, verbose, count)
 
 
 def _loss_backbone(name: str) -> str:
@@ -235,10 +243,38 @@ def _job(
     device: torch.device,
     callbacks: tuple[Callback, ...],
     verbose: bool,
+    threads: int | None,
 ) -> Job:
     paths = RunPaths(run_dir)
-    style = read_image(paths.root / STYLE_FILE)
-    loss = build_perceptual_loss(
+    with cpu_threads(threads) as threads:  # the Gram targets are float reductions too
+        loss = _perceptual_loss(read_image(paths.root / STYLE_FILE), settings, device)
+        seed_everything(train.seed)  # the initial weights are part of the recipe
+        model = TransformerNet(NetConfig(settings.widths, settings.residual_blocks))
+        preview, speed = PreviewSheet(preview_photos(data), settings.preview_every), Speed()
+        trainer = Trainer(
+            model,
+            data,
+            config=train,
+            run_dir=run_dir,
+            device=device,
+            step_fn=johnson_step(loss),
+            callbacks=(preview, speed, *callbacks),
+            verbose=verbose,
+        )
+        if verbose:  # in the block: the device's description names the thread count
+            source = settings.data or f"demo set ({len(data)} crops of sample photos)"  # type: ignore[arg-type]
+            print(
+                f"style {settings.style!r}: {len(data)} photos at {settings.image_size} px from "  # type: ignore[arg-type]
+                f"{source}; loss network {loss.net.describe()}; {describe(device)}; run {run_dir}",
+                flush=True,
+            )
+    return Job(settings, trainer, loss, paths, speed, threads)
+
+
+def _perceptual_loss(
+    style: torch.Tensor, settings: JohnsonSettings, device: torch.device
+) -> PerceptualLoss:
+    return build_perceptual_loss(
         style_target(style, settings),
         backbone=settings.backbone,
         pooling=settings.pooling,
@@ -247,32 +283,12 @@ def _job(
         style_weight=settings.style_weight,
         tv_weight=settings.tv_weight,
     )
-    seed_everything(train.seed)  # the initial weights are part of the recipe
-    model = TransformerNet(NetConfig(settings.widths, settings.residual_blocks))
-    preview, speed = PreviewSheet(preview_photos(data), settings.preview_every), Speed()
-    trainer = Trainer(
-        model,
-        data,
-        config=train,
-        run_dir=run_dir,
-        device=device,
-        step_fn=johnson_step(loss),
-        callbacks=(preview, speed, *callbacks),
-        verbose=verbose,
-    )
-    if verbose:
-        source = settings.data or f"demo set ({len(data)} crops of sample photos)"  # type: ignore[arg-type]
-        print(
-            f"style {settings.style!r}: {len(data)} photos at {settings.image_size} px from "  # type: ignore[arg-type]
-            f"{source}; loss network {loss.net.describe()}; {describe(device)}; run {run_dir}",
-            flush=True,
-        )
-    return Job(settings, trainer, loss, paths, speed)
 
 
 def fit(job: Job, resume: bool = False) -> Speed:
     """Train (or continue from the last checkpoint); this session's steps and seconds."""
-    job.trainer.fit(resume=resume)
+    with cpu_threads(job.threads):
+        job.trainer.fit(resume=resume)
     return job.speed
 
 
@@ -315,9 +331,9 @@ def train_style(
 ) -> tuple[Path, Path]:
     """The ``train`` command: train (or resume), save the model and register it; returns
     (the run folder's copy, the registered file)."""
-    with cpu_threads(request.threads):
-        job = _started(request, callbacks, verbose)
-        speed = fit(job, resume=request.resume is not None)
+    job = _started(request, callbacks, verbose)
+    speed = fit(job, resume=request.resume is not None)
+    with cpu_threads(job.threads):
         in_run, registered = finish(job, recipe=job.trainer.run_config.get("recipe", ""))
         exported = _export(job, in_run, request.export)
     row = job.trainer.history[-1] if job.trainer.history else {}
@@ -337,11 +353,18 @@ def _started(request: TrainRequest, callbacks: tuple[Callback, ...], verbose: bo
     if request.resume is not None:
         print(f"resuming {request.resume} with its own settings (config.json)", flush=True)
         device = None if request.device == DEFAULT_DEVICE else request.device
-        return resume_training(request.resume, device=device, callbacks=callbacks, verbose=verbose)
-    # resolved first: the recipe names the network actually used
+        return resume_training(
+            request.resume,
+            device=device,
+            threads=request.threads,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    # resolved first: the recipe names the network actually used, and the thread count
     settings = replace(request.settings, backbone=_loss_backbone(request.settings.backbone))
     on_photos = settings.data is not None
     train = request.training.train_config(on_photos=on_photos, device=request.device)
+    train = replace(train, threads=choose_threads(request.threads))
     return new_training(
         settings,
         train,

@@ -16,6 +16,9 @@ each of these is a warning.
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,6 +215,7 @@ class _OpenCVWriter:
 
     def __init__(self, path: Path, info: VideoInfo) -> None:
         fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+        self.path = path
         self.writer = cv2.VideoWriter(str(path), fourcc, float(info.fps), (info.width, info.height))
         if not self.writer.isOpened():
             raise UserError(f"OpenCV cannot write {path.suffix} files with the mp4v codec here")
@@ -221,8 +225,13 @@ class _OpenCVWriter:
 
     def close(self) -> None:
         self.writer.release()
+        # OpenCV drops its write errors: on a disk it has filled, the file is cut short and
+        # would be renamed onto the output. No space left after the write means it did not fit.
+        if shutil.disk_usage(self.path.parent).free == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
 
-    abort = close
+    def abort(self) -> None:
+        self.writer.release()
 
 
 def _pyav_available() -> bool:

@@ -230,7 +230,8 @@ def transform_video(
     # would fight it for them (each frame's flow and warps are small jobs).
     cv2.setNumThreads(1)
     try:
-        with atomic_path(dst) as tmp:
+        # needs: about the source's size (same frames, size and codec family)
+        with atomic_path(dst, needs=src.stat().st_size) as tmp:
             writer = open_writer(codec, tmp, info, src)
             temporal = TemporalFilter(stabilize)
             frames, network_seconds = _run_pipeline(

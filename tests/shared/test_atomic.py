@@ -1,14 +1,22 @@
+import errno
+import os
+import re
 from pathlib import Path
 
 import pytest
+import torch
 
+import shared.atomic
 from shared.atomic import (
+    append_text,
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,
     is_temporary,
     remove_stale_temporaries,
 )
+from shared.checkpoint import save_checkpoint
+from shared.errors import UserError
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -63,3 +71,69 @@ def test_stale_temporaries_go_and_writes_in_flight_stay(tmp_path: Path) -> None:
         assert remove_stale_temporaries(tmp_path) == [dead]
         assert tmp.exists()  # this process is alive: its write is left alone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+def _on_dev_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every temporary atomic_path names is a link to /dev/full: writes fail with ENOSPC."""
+    name = shared.atomic._temporary
+
+    def linked(path: Path) -> Path:
+        tmp = name(path)
+        tmp.symlink_to("/dev/full")
+        return tmp
+
+    monkeypatch.setattr(shared.atomic, "_temporary", linked)
+
+
+def test_full_disk_is_one_line_naming_the_bytes_a_checkpoint_needs(tmp_path, monkeypatch):
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"the previous checkpoint")
+    _on_dev_full(monkeypatch)
+    state = {"model": {"w": torch.zeros(3 * 2**20 // 4 + 1)}, "history": [torch.zeros(10)]}
+    with pytest.raises(UserError) as caught:
+        save_checkpoint(target, state)  # torch re-raises the OSError as a RuntimeError
+    message = str(caught.value)
+    assert re.fullmatch(rf"no space left on /\S* \(writing {target}\): 4 MB needed, \d+ MB free",
+                        message)  # fmt: skip
+    assert target.read_bytes() == b"the previous checkpoint" and _hidden(tmp_path) == []
+
+
+def test_full_disk_for_text_counts_its_bytes(tmp_path, monkeypatch):
+    _on_dev_full(monkeypatch)
+    with pytest.raises(UserError, match=r": 2 MB needed"):
+        atomic_write_text(tmp_path / "report.md", "x" * (2**20 + 1))
+    with pytest.raises(ValueError, match="not the disk"), atomic_path(tmp_path / "a.png"):
+        raise ValueError("not the disk")  # other errors pass through as they are
+    assert _hidden(tmp_path) == []
+
+
+class _FillsUp:
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def write(self, data: bytes) -> int:
+        self.f.write(data[:3])
+        self.f.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+def test_append_is_whole_or_cut_back(tmp_path, monkeypatch):
+    log = tmp_path / "journal.jsonl"
+    append_text(log, "one\n")
+    append_text(log, "two\n", durable=True)
+    assert log.read_text() == "one\ntwo\n"
+    real = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: _FillsUp(real(*a, **k)))
+    with pytest.raises(UserError, match=rf"no space left on .*\(writing {log}\): 1 MB needed"):
+        append_text(log, "three\n")
+    monkeypatch.undo()
+    assert log.read_text() == "one\ntwo\n"  # not "one\ntwo\nthr"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import types
 
@@ -65,6 +66,27 @@ def test_user_error_is_one_line_with_exit_status_2(capsys):
 
     assert main("demo", "demo", _command(run), ["hello"]) == 2
     assert capsys.readouterr().err == "demo: error: no such photo: x.jpg\n"
+
+
+def test_a_full_disk_anywhere_is_one_line_with_exit_status_2(capsys, tmp_path):
+    """An ENOSPC that escapes outside shared.atomic's writes, even wrapped in another error."""
+
+    def run(args):
+        try:
+            with open("/dev/full", "wb") as f:  # ENOSPC from the kernel
+                f.write(b"x" * 10)
+        except OSError as exc:
+            raise RuntimeError("file write failed") from exc
+
+    assert main("demo", "demo", _command(run), ["hello"]) == 2
+    assert re.fullmatch(r"demo: error: no space left on /\S*: 1 MB needed, \d+ MB free\n",
+                        capsys.readouterr().err)  # fmt: skip
+
+    def other(args):
+        raise RuntimeError("a bug, not the disk")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        main("demo", "demo", _command(other), ["hello"])
 
 
 def test_default_of_reads_plain_and_factory_defaults():

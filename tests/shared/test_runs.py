@@ -15,6 +15,7 @@ from shared.runs import (
     RunPaths,
     is_run_dir,
     kept_checkpoint,
+    library_versions,
     load_kept_checkpoint,
     new_run_dir,
     read_config,
@@ -52,7 +53,8 @@ def test_paths_come_from_one_place(tmp_path):
 def test_config_round_trip_and_not_a_run_errors(tmp_path):
     config = {"arch": "resnet18", "data": Path("/data/x"), "train": {"lr": 0.001, "amp": False}}
     write_config(tmp_path, config)
-    assert read_config(tmp_path) == {**config, "data": "/data/x"}
+    # the versions it computes with are recorded beside the settings
+    assert read_config(tmp_path) == {**config, "data": "/data/x", "versions": library_versions()}
     assert is_run_dir(tmp_path) and not is_run_dir(tmp_path / "nope")
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from shared.errors import UserError
-from shared.threads import auto_threads, cpu_threads
+from shared.threads import auto_threads, choose_threads, cpu_threads, resumed_threads
 
 
 @pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (5.0, 1)])
@@ -41,3 +41,13 @@ def test_cpu_threads_sets_the_count_for_the_block_and_gives_it_back(monkeypatch)
     with pytest.raises(UserError, match="at least 1"), cpu_threads(0):
         pass
     assert torch.get_num_threads() == before
+
+
+def test_a_resume_takes_the_recorded_count_over_the_flag_and_the_load(monkeypatch) -> None:
+    monkeypatch.setattr("shared.threads.auto_threads", lambda: 5)
+    assert choose_threads(None) == 5 and choose_threads(2) == 2
+    assert resumed_threads(1, None) == 1  # whatever the load says now
+    with pytest.warns(UserWarning, match=r"the run's own 1 CPU thread\(s\), not 3"):
+        assert resumed_threads(1, 3) == 1
+    assert resumed_threads(None, 3) == 3  # a run that recorded none
+    assert resumed_threads(None, None) is None  # by load, in cpu_threads
