@@ -1,14 +1,10 @@
-"""Pick the compute device once, and the mixed-precision settings that go with it.
+"""Pick the compute device once: ``pick_device("auto")`` is cuda, then mps, then cpu.
 
-from shared.device import pick_device, autocast, make_scaler
-device = pick_device("auto")            # cuda, then mps, then cpu
-with autocast(device, enabled=True):    # bf16 on CPU, fp16 on CUDA
-    loss = model(x).sum()
+The precision a workload computes in on it is :mod:`shared.precision`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import torch
@@ -44,23 +40,6 @@ def pick_device(name: str | None = DEFAULT_DEVICE) -> torch.device:
     if name not in DEVICE_CHOICES:
         raise UserError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     return torch.device(name)
-
-
-def amp_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA (fast tensor cores, needs a GradScaler); bf16 elsewhere (no scaler needed)."""
-    return torch.float16 if device.type == "cuda" else torch.bfloat16
-
-
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """Mixed-precision context for ``device``; a no-op when disabled."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=amp_dtype(device))
-
-
-def make_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
-    """A GradScaler that is active only where fp16 needs it (CUDA with AMP on)."""
-    return torch.amp.GradScaler(device.type, enabled=enabled and device.type == "cuda")
 
 
 def to_channels_last(model: nn.Module, enabled: bool) -> nn.Module:

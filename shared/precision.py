@@ -1,7 +1,9 @@
 """Which floating-point precision a workload computes in: ``--precision auto|fp32|bf16|fp16``.
 
-    from shared.precision import resolve_precision
+    from shared.precision import autocast, resolve_precision
     dtype = resolve_precision("auto", device, pays=lambda dtype: probe(dtype))
+    with autocast(device, dtype):           # float32: no autocast at all
+        loss = model(x).sum()
 
 ``auto`` takes bfloat16 only where the device computes it natively (CUDA compute capability
 8.0 or newer; a CPU whose flags list AVX-512 BF16 or AMX-BF16, read at run time) *and* the
@@ -13,6 +15,7 @@ quality (Gram matrices, losses) in float32.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
 import time
@@ -112,3 +115,43 @@ def faster(
 ) -> bool:
     """Whether ``candidate`` runs at least ``min_speedup`` times as fast as ``baseline``."""
     return median_seconds(baseline, repeats) >= min_speedup * median_seconds(candidate, repeats)
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """Mixed precision in ``dtype`` on ``device`` (weights stay float32); float32: a no-op."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_scaler(device: torch.device, dtype: torch.dtype) -> torch.amp.GradScaler:
+    """A gradient scaler, active only for float16, whose small range needs one."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
+def mixed_precision_pays(
+    model: torch.nn.Module, example: torch.Tensor, device: torch.device
+) -> Callable[[torch.dtype], bool]:
+    """The check for ``auto`` on a network run under autocast: its forward pass on ``example``
+    (a batch like the workload's), in eval mode and without gradients, so no statistic moves."""
+
+    def run(dtype: torch.dtype) -> None:
+        with torch.inference_mode(), autocast(device, dtype):
+            model(example)
+
+    def pays(dtype: torch.dtype) -> bool:
+        training = model.training
+        model.eval()
+        try:
+            return faster(lambda: run(torch.float32), lambda: run(dtype))
+        finally:
+            model.train(training)
+
+    return pays
+
+
+def dtype_of(name: str) -> torch.dtype:
+    """The dtype of a resolved precision name (``fp32``, ``bf16``, ``fp16``)."""
+    if name not in DTYPES:
+        raise UserError(f"precision {name!r} is not one of {', '.join(DTYPES)}")
+    return DTYPES[name]

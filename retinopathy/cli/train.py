@@ -30,7 +30,13 @@ from retinopathy.losses import LOSS_CHOICES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
 from shared import backbones
-from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from shared.cli import (
+    add_device_argument,
+    add_precision_argument,
+    add_threads_argument,
+    default_of,
+    given,
+)
 from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
@@ -39,7 +45,7 @@ RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretraine
                "tta")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
-                  "amp", "accum_steps", "clip_grad_norm", "seed", "threads")  # fmt: skip
+                  "precision", "accum_steps", "clip_grad_norm", "seed", "threads")  # fmt: skip
 
 
 def _run(name: str) -> str:
@@ -117,12 +123,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="EPOCHS",
         help="stop after this many epochs without improvement (default: off)",
     )
-    fit.add_argument(
-        "--amp",
-        action="store_true",
-        default=None,
-        help="mixed precision (bf16 CPU, fp16 CUDA)",
-    )
+    add_precision_argument(fit)
     fit.add_argument(
         "--accum-steps",
         type=int,

@@ -24,6 +24,7 @@ from typing import Any
 from shared.atomic import no_space_in
 from shared.device import DEFAULT_DEVICE, DEVICE_CHOICES
 from shared.errors import UserError
+from shared.precision import DEFAULT_PRECISION, PRECISION_CHOICES
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -105,6 +106,15 @@ def add_device_argument(parser: argparse.ArgumentParser | argparse._ArgumentGrou
         choices=DEVICE_CHOICES,
         default=DEFAULT_DEVICE,
         help="where to compute; auto: cuda, then mps, then cpu",
+    )
+
+
+def add_precision_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        help="what to compute in; auto: bf16 where the device computes it natively and it is "
+        f"faster on this model, else fp32 (default: {DEFAULT_PRECISION})",
     )
 
 

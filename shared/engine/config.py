@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from shared.errors import UserError
+from shared.precision import DEFAULT_PRECISION, PRECISION_CHOICES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine", "plateau")
@@ -39,7 +40,10 @@ class TrainConfig:
     plateau_patience: int = 5
     accum_steps: int = 1  # batches per optimiser step
     clip_grad_norm: float | None = None
-    amp: bool = False  # bf16 autocast on CPU, fp16 + GradScaler on CUDA
+    # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler) | auto: bf16 where the device
+    # computes it natively and it pays on this model (shared.precision), resolved and recorded
+    # before the first step, like threads
+    precision: str = DEFAULT_PRECISION
     channels_last: bool = False
     monitor: str = "val_loss"  # without validation data, val_<x> means train_<x>
     mode: str = "min"  # min | max: which direction of `monitor` is better
@@ -53,7 +57,12 @@ class TrainConfig:
     plots: bool = True  # plots/curves.png at each epoch end
 
     def __post_init__(self) -> None:
-        choices = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "mode": ("min", "max")}
+        choices = {
+            "optimizer": OPTIMIZERS,
+            "scheduler": SCHEDULERS,
+            "mode": ("min", "max"),
+            "precision": PRECISION_CHOICES,
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(
@@ -79,6 +88,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Rebuild from :meth:`to_dict`; an unknown key is an error (a typo, or another version)."""
+        data = dict(data)
+        if "amp" in data and "precision" not in data:  # runs recorded before --precision
+            data["precision"] = "bf16" if data.pop("amp") else "fp32"
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from shared.device import autocast
 from shared.distributed import all_gather_object, all_reduce_sum
+from shared.precision import autocast
 
 
 def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
@@ -72,7 +72,7 @@ def evaluate(
     eval_fn: Callable[[nn.Module, Any], tuple[torch.Tensor, Any, Any]],
     metrics_fn: Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]] | None = None,
     device: torch.device,
-    amp: bool = False,
+    dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
 ) -> dict[str, float]:
     """Mean loss over ``loader`` plus ``metrics_fn`` of all outputs; summed/gathered under DDP."""
@@ -84,7 +84,7 @@ def evaluate(
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device, channels_last)
-            with autocast(device, amp):
+            with autocast(device, dtype):
                 loss, out, tgt = eval_fn(model, batch)
             n = batch_size_of(batch)
             loss_sum += float(loss) * n

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from shared.device import autocast, make_scaler, pick_device, to_channels_last
+from shared.device import pick_device, to_channels_last
 from shared.distributed import (
     all_reduce_sum,
     broadcast_buffers,
@@ -59,8 +59,14 @@ from shared.engine.config import TrainConfig, build_optimizer, build_scheduler
 from shared.engine.data_order import ResumableSampler, epoch_sampler, seeded_loader, shard_sampler
 from shared.engine.evaluate import batch_size_of, evaluate, to_device
 from shared.engine.meters import Meters
+from shared.engine.precision import (
+    record_precision,
+    recorded_precision,
+    resolve_training_precision,
+)
 from shared.engine.steps import accuracy_metrics, classification_eval, classification_step
 from shared.errors import UserError
+from shared.precision import autocast, make_scaler
 from shared.rng import seed_everything
 from shared.runs import MetricsLog, RunPaths, progress, read_config, write_config
 
@@ -118,7 +124,14 @@ class Trainer:
             raise ValueError("the model has no trainable parameters (requires_grad is off)")
         self.optimizer = build_optimizer(self.params, config)
         self.scheduler = build_scheduler(self.optimizer, config)
-        self.scaler = make_scaler(self.device, config.amp)
+        self.dtype = resolve_training_precision(
+            config,
+            self.model,
+            train_data,
+            self.device,
+            recorded=recorded_precision(self.run.root),
+        )
+        self.scaler = make_scaler(self.device, self.dtype)
         self.step_fn = step_fn or classification_step()
         self.eval_fn = eval_fn or classification_eval()
         self.metrics_fn = metrics_fn or (accuracy_metrics if eval_fn is None else None)
@@ -188,6 +201,8 @@ class Trainer:
 
     def _init_run_folder(self) -> dict[str, Any]:
         if self.run.config.is_file():
+            if self.is_main:
+                record_precision(self.run.root, self.config.precision)
             return read_config(self.run.root)
         config = {"train": self.config.to_dict()}
         if self.is_main:
@@ -263,7 +278,7 @@ class Trainer:
         # Under DDP, accumulate locally and all-reduce gradients only on the stepping batch.
         skip_sync = is_distributed() and not sync
         with self.train_model.no_sync() if skip_sync else contextlib.nullcontext():  # type: ignore[operator]
-            with autocast(self.device, self.config.amp):
+            with autocast(self.device, self.dtype):
                 result = self.step_fn(self.train_model, batch)
             loss, extra = result if isinstance(result, tuple) else (result, {})
             value = self._checked_loss(loss, batch_index)
@@ -367,7 +382,7 @@ class Trainer:
         broadcast_buffers(self.model)  # every rank evaluates the model rank 0 checkpoints
         return evaluate(
             self.model, self._eval_loader(data), eval_fn=self.eval_fn,
-            metrics_fn=self.metrics_fn, device=self.device, amp=self.config.amp,
+            metrics_fn=self.metrics_fn, device=self.device, dtype=self.dtype,
             channels_last=self.config.channels_last,
         )  # fmt: skip
 

@@ -23,7 +23,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from shared.cli import (
+    add_device_argument,
+    add_precision_argument,
+    add_threads_argument,
+    default_of,
+    given,
+)
 from style_transfer.johnson.loss import LOSS_BACKBONES, PAPER_BACKBONE
 from style_transfer.johnson.recipe import (
     EXPORT_CHOICES,
@@ -37,7 +43,7 @@ from style_transfer.loss_network import FALLBACK, POOLING_CHOICES
 SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", "content_weight",
             "style_weight", "tv_weight", "widths", "residual_blocks", "demo_images",
             "preview_every", "out")  # fmt: skip
-TRAINING = ("epochs", "batch_size", "lr", "amp", "checkpoint_every", "workers", "seed")
+TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
 
 
 def _widths(text: str) -> tuple[int, int, int]:
@@ -96,11 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fit_.add_argument("--epochs", type=int, help="passes over the photos (2; 1 on the demo set)")
     fit_.add_argument("--batch-size", type=int, help=_training("batch_size"))
     fit_.add_argument("--lr", type=float, help=_training("lr"))
-    fit_.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        help="mixed precision (default: on with CUDA, off on the CPU)",
-    )
+    add_precision_argument(fit_)
     fit_.add_argument(
         "--checkpoint-every", type=int, metavar="BATCHES", help=_training("checkpoint_every")
     )

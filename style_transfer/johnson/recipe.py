@@ -2,7 +2,7 @@
 
     from style_transfer.johnson.recipe import JohnsonSettings, JohnsonTraining, TrainRequest
     request = TrainRequest(JohnsonSettings("monet", data="~/photos"), style_image=Path("monet.jpg"))
-    request.training.train_config(on_photos=True, device="cpu")   # the engine's TrainConfig
+    request.training.train_config(on_photos=True)   # the engine's TrainConfig
 
 The field defaults here are the one place Johnson's training defaults are written: the command
 line passes on only the flags a user set. :func:`recipe_command` spells a run's every setting out
@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from shared.device import DEFAULT_DEVICE
 from shared.engine import TrainConfig
 from shared.errors import UserError
+from shared.precision import DEFAULT_PRECISION
 
 EXPORT_CHOICES = ("onnx",)
 MIN_IMAGE_SIZE = 32  # px: below this the loss network's deepest style layer has no 2x2 map
@@ -81,26 +80,25 @@ class JohnsonTraining:
     """The engine settings of a Johnson run: the paper's two epochs of COCO at batch 4, Adam 1e-3.
 
     ``epochs`` None: 2 on a folder of photos, 1 on the demo set (a few thousand crops of a dozen
-    photos: one pass over it is about as much as it can teach). ``amp`` None: on with CUDA.
+    photos: one pass over it is about as much as it can teach).
     """
 
     epochs: int | None = None
     batch_size: int = 4
     lr: float = 1e-3
-    amp: bool | None = None
+    precision: str = DEFAULT_PRECISION  # shared.precision: auto is resolved by the Trainer
     checkpoint_every: int = 500  # optimiser steps between checkpoints, besides epoch ends
     workers: int = 0  # DataLoader processes
     seed: int = 0
 
-    def train_config(self, *, on_photos: bool, device: str) -> TrainConfig:
-        cuda = device == "cuda" or (device == DEFAULT_DEVICE and torch.cuda.is_available())
+    def train_config(self, *, on_photos: bool) -> TrainConfig:
         return TrainConfig(
             epochs=self.epochs or (2 if on_photos else 1),
             batch_size=self.batch_size,
             num_workers=self.workers,
             optimizer="adam",
             lr=self.lr,
-            amp=cuda if self.amp is None else self.amp,
+            precision=self.precision,
             checkpoint_every=self.checkpoint_every,
             monitor="train_loss",
             seed=self.seed,
@@ -147,6 +145,7 @@ def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
         "--lr": train.lr,
         "--seed": train.seed,
         "--threads": train.threads,  # float reductions depend on it
+        "--precision": train.precision,
     }
     words = [w for k, v in opts.items() if v is not None for w in (k, str(v))]
     return shlex.join(["python", "-m", "style_transfer", "train", *words])

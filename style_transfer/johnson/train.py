@@ -363,7 +363,7 @@ def _started(request: TrainRequest, callbacks: tuple[Callback, ...], verbose: bo
     # resolved first: the recipe names the network actually used, and the thread count
     settings = replace(request.settings, backbone=_loss_backbone(request.settings.backbone))
     on_photos = settings.data is not None
-    train = request.training.train_config(on_photos=on_photos, device=request.device)
+    train = request.training.train_config(on_photos=on_photos)
     train = replace(train, threads=choose_threads(request.threads))
     return new_training(
         settings,

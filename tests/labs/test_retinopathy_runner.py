@@ -18,13 +18,19 @@ RECIPES = sorted(p for p in LABS.glob("dr_*.toml"))
 def test_options_become_a_config_and_the_variant_trains_through_it(tmp_path, monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(lab, "train", lambda config, run: calls.append((config, run)))
-    options = {"arch": "resnet18", "image_size": 96, "augment": False, "amp": True, "lr": None}
+    options = {
+        "arch": "resnet18",
+        "image_size": 96,
+        "augment": False,
+        "precision": "bf16",
+        "lr": None,
+    }
     with pytest.raises(FileNotFoundError):  # the fake training wrote no metrics
         lab.run_variant(options, tmp_path / "x")
     ((config, run),) = calls
     assert run == tmp_path / "x"
     assert (config.arch, config.data.image_size, config.augment) == ("resnet18", 96, False)
-    assert config.train.amp is True and config.train.lr == RunConfig().train.lr
+    assert config.train.precision == "bf16" and config.train.lr == RunConfig().train.lr
 
 
 def test_the_runner_imports_no_command_line_module() -> None:

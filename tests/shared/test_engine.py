@@ -58,7 +58,7 @@ def mlp() -> nn.Module:
 
 
 def config(**overrides) -> TrainConfig:
-    base = dict(epochs=3, batch_size=16, optimizer="adam", lr=0.05, plots=False)
+    base = dict(epochs=3, batch_size=16, optimizer="adam", lr=0.05, plots=False, precision="fp32")
     return TrainConfig(**{**base, **overrides})
 
 
@@ -312,7 +312,7 @@ def test_amp_bf16_and_channels_last_on_cpu(tmp_path):
 
     torch.manual_seed(0)
     model = TinyNet()
-    cfg = config(epochs=1, amp=True, channels_last=True, batch_size=8)
+    cfg = config(epochs=1, precision="bf16", channels_last=True, batch_size=8)
     t = trainer(tmp_path, model=model, train=TinyImages(16), val=TinyImages(8, augment=False),
                 config=cfg, step_fn=step)  # fmt: skip
     rows = t.fit()
@@ -389,7 +389,8 @@ def test_resume_guards(tmp_path, capsys):
     # Killed before its first checkpoint: a resume starts over, dropping any orphan row.
     MetricsLog(RunPaths(tmp_path / "b").metrics).append({"epoch": 1, "train_loss": 9.0})
     rows = Trainer.from_run(tmp_path / "a", mlp(), Blobs(), Blobs(30, seed=1), device="cpu")
-    assert rows.config == config(epochs=1)  # from config.json
+    assert rows.config.precision in ("fp32", "bf16")  # config.json records what ran
+    assert rows.config == config(epochs=1, precision=rows.config.precision)  # from config.json
     fresh = trainer(tmp_path / "b", config=config(epochs=1)).fit(resume=True)
     assert "no checkpoint yet" in capsys.readouterr().out
     assert MetricsLog(RunPaths(tmp_path / "b").metrics).rows() == fresh
@@ -518,3 +519,18 @@ def test_resume_removes_the_temporaries_a_killed_run_left(tmp_path):
     dead.write_bytes(b"half a checkpoint")
     trainer(tmp_path, config=config(epochs=1)).fit(resume=True)
     assert not dead.exists()
+
+
+def test_auto_precision_is_resolved_once_and_recorded_for_the_resume(tmp_path, monkeypatch):
+    from shared import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(precision, "faster", lambda *a, **k: True)
+    first = trainer(tmp_path, config=config(epochs=1, precision="auto"))
+    assert first.config.precision == "bf16"
+    assert read_config(tmp_path)["train"]["precision"] == "bf16"
+    first.fit()
+    # the resuming process would choose otherwise, and must not: the run's choice stands
+    monkeypatch.setattr(precision, "faster", lambda *a, **k: False)
+    again = trainer(tmp_path, config=config(epochs=2, precision="auto"))
+    assert again.config.precision == "bf16"

@@ -65,3 +65,28 @@ def test_faster_compares_medians_against_the_margin(monkeypatch):
     monkeypatch.setattr(precision, "median_seconds", lambda fn, repeats: times[fn()])
     assert precision.faster(lambda: "slow", lambda: "fast", min_speedup=1.2)
     assert not precision.faster(lambda: "slow", lambda: "fast", min_speedup=1.3)
+
+
+def test_autocast_computes_in_the_dtype_asked_and_not_at_all_for_fp32():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with precision.autocast(CPU, torch.bfloat16):
+        assert (a @ b).dtype == torch.bfloat16
+    with precision.autocast(CPU, torch.float32):
+        assert (a @ b).dtype == torch.float32
+
+
+def test_grad_scaler_only_where_fp16_needs_it():
+    assert not precision.make_scaler(CPU, torch.bfloat16).is_enabled()
+    assert precision.make_scaler(CPU, torch.float16).is_enabled()
+    loss = torch.tensor(2.0, requires_grad=True)
+    assert precision.make_scaler(CPU, torch.bfloat16).scale(loss) is loss  # a pass-through
+
+
+def test_mixed_precision_check_leaves_the_model_as_it_was(monkeypatch):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    monkeypatch.setattr(precision, "median_seconds", lambda fn, repeats: fn() or 1.0)
+    pays = precision.mixed_precision_pays(model, torch.rand(2, 3, 16, 16), CPU)
+    assert pays(torch.bfloat16) is False  # equal times: not the 1.15x asked for
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

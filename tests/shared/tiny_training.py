@@ -76,7 +76,7 @@ class TinyImages(Dataset):
 def tiny_config(**overrides) -> TrainConfig:
     base = dict(
         epochs=3, batch_size=8, optimizer="sgd", lr=0.1, momentum=0.9, scheduler="step",
-        step_size=1, gamma=0.5, checkpoint_every=2, plots=False, seed=7,
+        step_size=1, gamma=0.5, checkpoint_every=2, plots=False, seed=7, precision="fp32",
     )  # fmt: skip
     return TrainConfig(**{**base, **overrides})
 

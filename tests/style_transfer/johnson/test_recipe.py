@@ -17,12 +17,16 @@ from style_transfer.johnson.recipe import (
 
 
 def test_the_papers_schedule_and_the_demo_sets() -> None:
-    on_photos = JohnsonTraining().train_config(on_photos=True, device="cpu")
+    on_photos = JohnsonTraining().train_config(on_photos=True)
     assert (on_photos.epochs, on_photos.batch_size, on_photos.lr) == (2, 4, 1e-3)
-    assert (on_photos.optimizer, on_photos.monitor, on_photos.amp) == ("adam", "train_loss", False)
+    assert (on_photos.optimizer, on_photos.monitor) == ("adam", "train_loss")
+    assert on_photos.precision == "auto"  # resolved by the Trainer, then recorded
     assert on_photos.checkpoint_every == 500
-    assert JohnsonTraining().train_config(on_photos=False, device="cpu").epochs == 1
-    assert JohnsonTraining(epochs=3, amp=True).train_config(on_photos=False, device="cpu").amp
+    assert JohnsonTraining().train_config(on_photos=False).epochs == 1
+    assert (
+        JohnsonTraining(epochs=3, precision="bf16").train_config(on_photos=False).precision
+        == "bf16"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,7 +51,7 @@ def test_paths_become_absolute_and_the_recipe_trains_the_same_again(tmp_path, mo
     assert settings.data == str(tmp_path / "photos") and settings.widths == (8, 16, 32)
     assert JohnsonSettings.from_dict(vars(settings)) == settings
     request = TrainRequest(settings, style_image=Path("mine.jpg"))
-    train = request.training.train_config(on_photos=True, device="cpu")
+    train = request.training.train_config(on_photos=True)
     words = shlex.split(recipe_command(request, train))
     assert words[:4] == ["python", "-m", "style_transfer", "train"]
     opts = dict(zip(words[4::2], words[5::2], strict=True))
