@@ -326,6 +326,20 @@ def full_disk_at(monkeypatch: pytest.MonkeyPatch, target: Path) -> Path:
     trap = target.with_name(f".{target.stem}.{os.getpid()}-{TOKEN}.tmp{target.suffix}")
     trap.parent.mkdir(parents=True, exist_ok=True)
     trap.symlink_to("/dev/full")
+    real = shared.runs.remove_stale_temporaries
+
+    def sparing_the_trap(folder, **kwargs):
+        # a resume clears its own pid's leftovers first; the trap stands for a write to come
+        if trap.parent != Path(folder):
+            return real(folder, **kwargs)
+        aside = trap.with_name("trap-aside")
+        trap.rename(aside)
+        try:
+            return real(folder, **kwargs)
+        finally:
+            aside.rename(trap)
+
+    monkeypatch.setattr(shared.runs, "remove_stale_temporaries", sparing_the_trap)
     return trap
 
 
