@@ -17,6 +17,7 @@ import numpy as np
 GRADES = (0, 1, 2, 3, 4)  # the ICDR scale every dataset is read into
 GRADE_NAMES = ("0 none", "1 mild", "2 moderate", "3 severe", "4 proliferative")
 GRADE_RANGE = f"{GRADES[0]}-{GRADES[-1]}"  # "0-4", for messages
+REFERABLE_GRADE = 2  # moderate NPDR or worse is referable (Gulshan et al. 2016)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,24 @@ class Task:
     def keeps_every_grade(self) -> bool:
         """True when each clinical grade is a class of its own (no grades merged)."""
         return self.grade_to_class == GRADES
+
+    @property
+    def referable_classes(self) -> tuple[int, ...]:
+        """The classes that hold a referable grade (>= ``REFERABLE_GRADE``).
+
+        Exact for ``grade5`` and ``referable``. ``grade3``'s "1-2" class mixes grade 1 (not
+        referable) with grade 2 (referable); it counts as referable, so on ``grade3`` the
+        referable score is P(grade >= 1), the screening question asked one grade lower
+        (:attr:`referable_is_exact` says which).
+        """
+        classes = {self.grade_to_class[g] for g in GRADES if g >= REFERABLE_GRADE}
+        return tuple(sorted(classes))
+
+    @property
+    def referable_is_exact(self) -> bool:
+        """True when no class holds grades on both sides of ``REFERABLE_GRADE``."""
+        below = {self.grade_to_class[g] for g in GRADES if g < REFERABLE_GRADE}
+        return not below & set(self.referable_classes)
 
     def map_grades(self, grades: Sequence[int] | np.ndarray) -> np.ndarray:
         """Clinical grades -> this task's class indices."""
