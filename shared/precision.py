@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -24,7 +26,9 @@ from pathlib import Path
 
 import torch
 
+from shared.atomic import atomic_write_text
 from shared.errors import UserError
+from shared.user_dirs import cache_dir
 
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 DEFAULT_PRECISION = "auto"
@@ -33,6 +37,7 @@ NAMES = {dtype: name for name, dtype in DTYPES.items()}
 # A reduced precision must beat float32 by this much on the workload's check to be taken by auto:
 # below it the rounding is not worth it.
 AUTO_MIN_SPEEDUP = 1.15
+VERDICTS = "precision-checks.json"  # in the user's cache folder
 
 
 @functools.lru_cache(maxsize=1)
@@ -129,23 +134,55 @@ def make_scaler(device: torch.device, dtype: torch.dtype) -> torch.amp.GradScale
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 
+def remembered(key: str, check: Callable[[], bool]) -> bool:
+    """``check()``'s verdict for ``key``, measured once per machine and kept in the user's cache:
+    a timing can differ between two runs, and the precision decides the numbers, so the same
+    command with the same seed must choose the same way every time."""
+    path = cache_dir() / VERDICTS
+    try:
+        verdicts = json.loads(path.read_text())
+    except (OSError, ValueError):
+        verdicts = {}
+    if key not in verdicts:
+        verdicts[key] = bool(check())
+        with contextlib.suppress(OSError):  # a read-only home: decide again next time
+            atomic_write_text(path, json.dumps(verdicts, indent=1, sort_keys=True) + "\n")
+    return bool(verdicts[key])
+
+
+def machine_key(device: torch.device) -> str:
+    """What a speed verdict depends on besides the workload: the device, threads and torch."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{device.type} {platform.processor() or platform.machine()}"
+        name += f" {torch.backends.cpu.get_cpu_capability()} {torch.get_num_threads()} threads"
+    return f"{name}; torch {torch.__version__}"
+
+
 def mixed_precision_pays(
     model: torch.nn.Module, example: torch.Tensor, device: torch.device
 ) -> Callable[[torch.dtype], bool]:
     """The check for ``auto`` on a network run under autocast: its forward pass on ``example``
-    (a batch like the workload's), in eval mode and without gradients, so no statistic moves."""
+    (a batch like the workload's), in eval mode and without gradients, so no statistic moves.
+    The verdict is remembered per machine, model and input shape (:func:`remembered`)."""
 
     def run(dtype: torch.dtype) -> None:
         with torch.inference_mode(), autocast(device, dtype):
             model(example)
 
-    def pays(dtype: torch.dtype) -> bool:
+    def measure(dtype: torch.dtype) -> bool:
         training = model.training
         model.eval()
         try:
             return faster(lambda: run(torch.float32), lambda: run(dtype))
         finally:
             model.train(training)
+
+    def pays(dtype: torch.dtype) -> bool:
+        shape = "x".join(map(str, example.shape))
+        key = f"{machine_key(device)}; autocast {NAMES[dtype]}; {type(model).__name__} {shape}"
+        return remembered(key, lambda: measure(dtype))
 
     return pays
 

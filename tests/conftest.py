@@ -24,6 +24,7 @@ def _deterministic():
 
 @pytest.fixture(autouse=True)
 def _isolated_torch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """No test reads or writes the user's weights cache."""
+    """No test reads or writes the user's weights cache, or the project's own cache."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch_home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg_cache"))
     os.environ.setdefault("VISIONLAB_OFFLINE", "1")

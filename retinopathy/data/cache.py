@@ -63,14 +63,14 @@ from shared.atomic import (
     remove_stale_temporaries,
 )
 from shared.errors import UserError
+from shared.user_dirs import cache_dir
 
 JOURNAL = "journal.jsonl"
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/visionlab``, else ``~/.cache/visionlab``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "visionlab"
+    """``$XDG_CACHE_HOME/visionlab``, else ``~/.cache/visionlab`` (:mod:`shared.user_dirs`)."""
+    return cache_dir()
 
 
 def settings_name(size: int, mode: str, storage: str) -> str:

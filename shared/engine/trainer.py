@@ -22,8 +22,8 @@ Plugging an app in (all optional; the defaults train a classifier with cross-ent
   ``on_fit_end(trainer, rows)``. They run on every DDP rank; write files only when
   ``trainer.is_main``.
 
-A run resumed from ``checkpoints/last.pt`` ends with the same weights, bit for bit on CPU, as a
-run never stopped (:mod:`shared.engine.resume`, :mod:`shared.engine.data_order`).
+A resumed run ends with the same weights, bit for bit on CPU, as a run never stopped
+(:mod:`shared.engine.resume`, :mod:`shared.engine.data_order`, :mod:`shared.engine.precision`).
 
 Distributed (``torchrun``): the model is wrapped in DDP, each rank trains on its share of every
 epoch, rank 0 alone writes metrics.csv, plots and checkpoints. Validation is split across ranks
@@ -174,8 +174,6 @@ class Trainer:
             model, train_data, val_data,
             config=TrainConfig.from_dict(config["train"]), run_dir=run_dir, **kwargs,
         )  # fmt: skip
-
-    # ------------------------------------------------------------ setup
 
     def _wrap_ddp(self, model: nn.Module) -> nn.Module:
         if not is_distributed():

@@ -90,3 +90,14 @@ def test_mixed_precision_check_leaves_the_model_as_it_was(monkeypatch):
     assert pays(torch.bfloat16) is False  # equal times: not the 1.15x asked for
     assert model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_verdict_is_measured_once_and_then_remembered(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+    assert precision.remembered("machine; net 1x3x8x8", lambda: calls.append(1) or True)
+    # a second run on a busier machine would measure otherwise; it must choose the same
+    assert precision.remembered("machine; net 1x3x8x8", lambda: calls.append(1) or False)
+    assert calls == [1]
+    assert not precision.remembered("machine; other 1x3x8x8", lambda: False)
+    assert (tmp_path / "visionlab" / precision.VERDICTS).is_file()
