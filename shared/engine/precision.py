@@ -47,10 +47,11 @@ def resolve_training_precision(
     model: nn.Module,
     data: Dataset,
     device: torch.device,
-    recorded: str | None = None,
+    run_dir: str | Path | None = None,
 ) -> torch.dtype:
-    """The run's dtype; ``config.precision`` ``auto`` is replaced by the name chosen, or by
-    ``recorded``, the run's own resolved choice (a resume must not choose again)."""
+    """The run's dtype; ``config.precision`` ``auto`` is replaced by the name chosen, or by the
+    one the run in ``run_dir`` recorded (a resume must not choose again)."""
+    recorded = recorded_precision(run_dir) if run_dir is not None else None
     if config.precision == "auto" and recorded not in (None, "auto"):
         config.precision = recorded
     if config.precision == "auto":

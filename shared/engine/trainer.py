@@ -61,7 +61,6 @@ from shared.engine.evaluate import batch_size_of, evaluate, to_device
 from shared.engine.meters import Meters
 from shared.engine.precision import (
     record_precision,
-    recorded_precision,
     resolve_training_precision,
 )
 from shared.engine.steps import accuracy_metrics, classification_eval, classification_step
@@ -124,13 +123,8 @@ class Trainer:
             raise ValueError("the model has no trainable parameters (requires_grad is off)")
         self.optimizer = build_optimizer(self.params, config)
         self.scheduler = build_scheduler(self.optimizer, config)
-        self.dtype = resolve_training_precision(
-            config,
-            self.model,
-            train_data,
-            self.device,
-            recorded=recorded_precision(self.run.root),
-        )
+        args = (config, self.model, train_data, self.device, self.run.root)
+        self.dtype = resolve_training_precision(*args)
         self.scaler = make_scaler(self.device, self.dtype)
         self.step_fn = step_fn or classification_step()
         self.eval_fn = eval_fn or classification_eval()
