@@ -128,7 +128,9 @@ def one_photo(content: str) -> str:
 
 def run_name(styles: list[Style]) -> str:
     """The run folder's name: the style, the given image's name, or ``blend``."""
-    return Path(styles[0].label).stem if len(styles) == 1 else "blend"
+    if len(styles) > 1:
+        return "blend"
+    return styles[0].name if styles[0].own_image else styles[0].image_path.stem
 
 
 def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:

@@ -248,12 +248,14 @@ def transform_video(
                 model, src, info, writer, batch_size, temporal, progress
             )
             notes += frame_count_notes(src, info, frames, allow_partial)
-            stored = probe(tmp).fps  # mp4v keeps a decimal: say what the file holds
+            # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
+            # file holds; PyAV stores the exact fraction it is given
+            stored = probe(tmp).fps if codec == "mp4v" else info.fps
     finally:
         cv2.setNumThreads(cv2_threads)
     if stored != info.fps:
         notes.append(f"the output runs at {stored} fps ({float(stored):.3f}), not the input's "
-                     f"{info.fps}: {codec} stores the rate as a decimal")  # fmt: skip
+                     f"{info.fps}: mp4v stores the rate as a decimal")  # fmt: skip
     out_error, in_error = temporal.warping_errors()
     return VideoReport(
         frames=frames,
