@@ -31,18 +31,19 @@ def stylize(
 ) -> Image.Image | np.ndarray | Path:
     """Stylise one photo; the result is the kind of thing given, at the photo's size.
 
-    ``image``: an image path (read with its EXIF orientation applied; a PIL image is returned),
-    a PIL image, or an HxWx3 uint8 RGB array (an array is returned).
+    ``image``: an image path or a PIL image (either read with its EXIF orientation applied; a
+    PIL image is returned), or an HxWx3 uint8 RGB array (an array is returned).
     ``style``: a bundled style (``starry``, ``wave``, ``mosaic``), one trained with ``make
     train-style``, names joined by commas to blend (Gatys), or any name with ``style_image=``.
     ``method``: ``auto`` (Johnson when the style has a trained model, else Gatys), ``gatys`` or
     ``johnson``.
 
-    Options, for either method: ``style_image`` (a path, or a list of paths to blend),
-    ``size`` (the longer side the method works at: by default Gatys's one scale, Johnson the
-    photo's own size; the result is brought back to the photo's size), ``device`` (auto, cuda,
-    mps, cpu), ``threads`` (default: the idle cores), ``out`` (write the result there and return
-    its Path). For Gatys only: ``iters``, ``preserve_color``, ``seed``, ``style_weights``,
+    Options: ``style_image`` (a path, or a list of paths to blend; always used, so it means
+    Gatys: a trained model keeps its own image); for either method ``size`` (the longer side
+    the method works at: by default Gatys's one scale, Johnson the photo's own size; the result
+    is brought back to the photo's size), ``device`` (auto, cuda, mps, cpu), ``threads``
+    (default: the idle cores), ``out`` (write the result there and return its Path). For Gatys
+    only: ``iters``, ``preserve_color``, ``seed``, ``style_weights``,
     ``scales``, ``optimizer``, ``lr``, ``loss``, ``init``, ``content_weight``, ``style_weight``,
     ``tv_weight``, ``style_scale``, ``normalize``, ``content_layers``, ``style_layers`` (the
     fields of :class:`~style_transfer.gatys.config.GatysConfig`), and the loss network's

@@ -14,11 +14,11 @@ from shared.device import pick_device
 from shared.errors import UserError
 from shared.threads import cpu_threads
 from style_transfer.images import (
+    as_rgb,
     check_writable,
     open_photo,
     resize,
     shrink,
-    to_rgb,
     to_tensor,
     to_uint8,
 )
@@ -72,12 +72,12 @@ def _paths(style_image: str | Path | Sequence[str | Path] | None) -> tuple[Path,
 
 
 def as_photo(image: PhotoLike) -> np.ndarray:
-    """An image path (read, EXIF orientation applied), a PIL image or an HxWx3 uint8 array, as
-    an HxWx3 uint8 RGB array."""
+    """An image path or a PIL image (either with its EXIF orientation applied, as every reader
+    does) or an HxWx3 uint8 array, as an HxWx3 uint8 RGB array."""
     if isinstance(image, (str, Path)):
         return np.asarray(open_photo(image))
     if isinstance(image, Image.Image):
-        return np.asarray(to_rgb(image))
+        return np.asarray(as_rgb(image))
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise UserError(f"expected an HxWx3 uint8 array, got {image.dtype} {image.shape}")

@@ -2,6 +2,7 @@
 
     from style_transfer.images import read_photo, read_image, resize_max_side, write_image
     photo = read_photo("me.jpg")            # HxWx3 uint8 RGB, EXIF orientation applied
+    upright = as_rgb(Image.open("me.jpg"))  # a PIL image already open: the same conversion
     image = read_image("astronaut")         # a sample photo name or a path: (3, H, W) in [0, 1]
     image = resize_max_side(image, 512)     # longer side 512 px, aspect kept
     write_image(image, "out/photo.png")     # a tensor or an array; temp file + rename
@@ -9,7 +10,9 @@
 Every photo, whatever it holds, comes out as 8-bit RGB: the EXIF orientation a phone records is
 applied; 16-bit images are scaled to 8 bits (converted naively, a 16-bit grey PNG is all white);
 greyscale, palette, CMYK and alpha images become RGB (alpha dropped). A missing, unreadable or
-absurdly large file (a decompression bomb) is a one-line :class:`UserError`.
+absurdly large file (a decompression bomb: a header claiming more than twice
+``PIL.Image.MAX_IMAGE_PIXELS``) is a one-line :class:`UserError`, raised before any pixel is
+decoded.
 Sample content photos come from scikit-image's data module, so they need no download.
 """
 
@@ -32,6 +35,11 @@ SAVE_FORMATS = {
 JPEG_QUALITY = 95  # results are pictures to look at: no visible blocking
 
 ImageLike = torch.Tensor | np.ndarray
+# What Pillow raises for a file it cannot decode: not an image, truncated, a bomb (not an
+# OSError), a header whose fields make no sense.
+READ_ERRORS = (
+    UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError,
+)  # fmt: skip
 
 
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")  # content by name, no download
@@ -55,19 +63,30 @@ def open_photo(path: str | Path, *, draft: tuple[int, int] | None = None) -> Ima
     ``draft``: let a JPEG decode at 1/2, 1/4 or 1/8 scale when that still covers this size
     (a large photo then costs a fraction of a full decode).
     """
-    path = Path(path)
-    if not path.is_file():
-        samples = ", ".join(SAMPLE_PHOTOS)
-        raise UserError(f"image not found: {path} (or use a sample photo: {samples})")
+    path = _existing_file(path)
     try:
         with Image.open(path) as img:
             if draft is not None:
                 img.draft("RGB", draft)
-            return to_rgb(ImageOps.exif_transpose(img))
-    except Image.DecompressionBombError as exc:
+            return as_rgb(img)
+    except READ_ERRORS as exc:
         raise UnreadableImage(path, exc) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UnreadableImage(path, exc) from None
+
+
+def _existing_file(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not an image file")
+    if not path.is_file():
+        samples = ", ".join(SAMPLE_PHOTOS)
+        raise UserError(f"image not found: {path} (or use a sample photo: {samples})")
+    return path
+
+
+def as_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit RGB the way it is meant to be seen: its EXIF orientation applied
+    (a phone stores a portrait photo landscape, with a tag saying so), then :func:`to_rgb`."""
+    return to_rgb(ImageOps.exif_transpose(img))
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -108,12 +127,12 @@ def read_image(source: str | Path) -> torch.Tensor:
 
 def photo_size(path: str | Path) -> tuple[int, int]:
     """(height, width) after EXIF rotation, from the header alone (no pixels decoded)."""
-    path = Path(path)
+    path = _existing_file(path)
     try:
         with Image.open(path) as img:
             w, h = img.size
             rotated = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except READ_ERRORS as exc:
         raise UnreadableImage(path, exc) from None
     return (w, h) if rotated else (h, w)
 

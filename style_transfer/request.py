@@ -5,7 +5,9 @@
     run_stylize(StylizeRequest(method="gatys", size=256, options={"iters": 50}))
 
 ``method="auto"`` takes the style's trained feed-forward (Johnson) model when it has one (the
-user's trained styles first, then the shipped models), else optimises the image (Gatys).
+user's trained styles first, then the shipped models), else optimises the image (Gatys). A style
+image given with the style (``style_images``) is always used, so it means Gatys: a trained model
+belongs to its own style image, and ``method="johnson"`` with a style image is refused.
 ``options`` are the method's own settings by name: for Gatys any :class:`GatysConfig` field and
 the loss network's ``backbone``, ``pretrained`` and ``pooling``; the Johnson pass has none. An
 option the chosen method does not take is a one-line :class:`UserError`, never silently dropped.
@@ -23,7 +25,7 @@ from shared.errors import UserError
 from style_transfer.gatys.config import GatysConfig
 from style_transfer.images import DEFAULT_CONTENT
 from style_transfer.loss_network import LossNetworkConfig
-from style_transfer.styles import Style, pick_styles
+from style_transfer.styles import BUNDLED, Style, pick_styles
 
 METHOD_CHOICES = ("auto", "gatys", "johnson")
 NETWORK_OPTIONS = tuple(f.name for f in fields(LossNetworkConfig))
@@ -62,6 +64,14 @@ def choose_method(method: str, styles: list[Style]) -> str:
     if method == "johnson" and not trained:
         if len(styles) > 1:
             raise UserError("the johnson method stylises with one trained style, not a blend")
+        if not styles[0].own_image:
+            image = styles[0].image_path
+            name = image.stem if styles[0].name in BUNDLED else styles[0].name
+            raise UserError(
+                f"the johnson method runs a trained model, which keeps its own style image, so "
+                f"it cannot use {image}: choose method gatys (or auto), or train a model on it: "
+                f"make train-style STYLE={name} STYLE_IMAGE={image} DATA=dir"
+            )
         name = styles[0].name
         raise UserError(
             f"no trained model for style {name!r} ({styles[0].model_path}); "

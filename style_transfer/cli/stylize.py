@@ -9,13 +9,17 @@
 
 --method auto uses a trained feed-forward (Johnson) model when the style has one (the user's
 trained styles first, then style_transfer/styles/models/), else optimises the image (Gatys).
+A --style-image is always used, so it means Gatys: a trained model keeps the image it was
+trained on (--method johnson with --style-image is refused). The sheet and the run folder are
+named after the image's file; --style is then only the name kept in the record.
 A network keeps the photo's size (--size caps it) and takes a folder or several photos too
-(--content photos/ or --content a.jpg,b.jpg). The Gatys options below are refused when a network
-runs: add --method gatys to use them.
+(--content photos/ or --content a.jpg,b.jpg); photos among them that cannot be read are skipped
+and listed (one warning line with the count), and the command fails only if none can be read.
+The Gatys options below are refused when a network runs: add --method gatys to use them.
 Writes the image, a loss plot and a side-by-side sheet (content, style, result): next to --out
 (<name>-loss.png, <name>-sheet.png, <name>-config.json), or in a new run folder
 runs/style_transfer/<timestamp>-<style>/ (stylized.png, plots/loss.png, plots/sheet.png,
-config.json). Nothing is written when the run fails.
+config.json). Nothing is written when the run fails: every input is read before any work.
 """
 
 from __future__ import annotations
@@ -85,7 +89,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         metavar="PATH",
-        help="use this image under the name --style; repeat to blend several",
+        help="stylise with this image instead of the style's own (the gatys method: a trained "
+        "model keeps its own image); the sheet names it by its file name; repeat to blend",
     )
     io.add_argument(
         "--style-weights",

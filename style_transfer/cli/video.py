@@ -6,9 +6,12 @@
 
 Frames stream through (decode, stylise in batches, encode); none is written to disk. The output is
 H.264 with the input's audio (or mp4v without audio: --codec mp4v), written under a temporary name
-and renamed when complete. --stabilize blends each frame with the previous one moved along the
-optical flow, to calm flicker; the warping error printed at the end measures that flicker
-(Lai et al. 2018; lower is steadier; the input's own value shows the floor the flow leaves).
+and renamed when complete; a killed run's temporary is removed by the next run to that folder. A
+video that ends before the frame count its container lists (truncated, damaged) is refused with
+nothing written, unless --allow-partial. --stabilize blends each frame with the previous one
+moved along the optical flow, to calm flicker; the warping error printed at the end measures
+that flicker (Lai et al. 2018; lower is steadier; the input's own value shows the floor the flow
+leaves).
 """
 
 from __future__ import annotations
@@ -47,11 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="h264 (PyAV, keeps audio) or mp4v "
         f"(default: {default_of(VideoRequest, 'codec')}: h264 when PyAV has libx264)",
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        default=None,
+        help="keep the frames a truncated or damaged video decodes (a warning); without it "
+        "such a video is refused and nothing is written",
+    )
     add_device_argument(parser)
     add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = ("style", "model", "out", "batch_size", "stabilize", "codec", "device", "threads")
+    names = ("style", "model", "out", "batch_size", "stabilize", "codec", "allow_partial")
+    names += ("device", "threads")
     run_video(VideoRequest(args.video, **given(args, *names)))
     return 0

@@ -96,6 +96,8 @@ def config_from(options: Mapping[str, Any], size: int | None = None) -> GatysCon
     if size is not None:
         if chosen.get("scales") is not None:
             raise UserError("give size or scales, not both (the last scale is the result's size)")
+        if size < 1:
+            raise UserError(f"size must be a positive number of pixels, not {size}")
         chosen["scales"] = (size,)
     if chosen.get("scales") is not None:
         chosen["scales"] = tuple(chosen["scales"])

@@ -5,11 +5,14 @@ result, its loss plot, a content/style/result sheet and the run's record written
     config, network = settings_for(request)     # GatysConfig, LossNetworkConfig of a request
     run_gatys(request, styles)                   # what ``stylize --method gatys`` does
 
-Nothing is written when the run fails (bad input, a loss that turns non-finite).
+Nothing is written when the run fails (bad input, a loss that turns non-finite): the photo and
+every style image are read before the loss network is built. A style image given under a name is
+labelled on the sheet by its file name, and names the run folder.
 """
 
 from __future__ import annotations
 
+import glob
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from style_transfer.gatys.optimise import (
     normalise_blend,
     optimise_image,
 )
-from style_transfer.images import read_image, resize, write_image
+from style_transfer.images import SAMPLE_PHOTOS, read_image, resize, write_image
 from style_transfer.loss_network import (
     LossNetwork,
     LossNetworkConfig,
@@ -111,11 +114,30 @@ def optimise_photo(
     return GatysRun(result, paintings, config, network, net.describe(), blend, device, threads)
 
 
+def one_photo(content: str) -> str:
+    """``content`` if it names one photo; a folder or a list is refused (it takes a network)."""
+    path = Path(content).expanduser()
+    several = path.is_dir() or "," in content or glob.has_magic(content)
+    if content not in SAMPLE_PHOTOS and not path.is_file() and several:
+        raise UserError(
+            f"the gatys method stylises one photo, not {content}: a trained model "
+            "(method johnson) takes folders and lists of photos"
+        )
+    return content
+
+
+def run_name(styles: list[Style]) -> str:
+    """The run folder's name: the style, the given image's name, or ``blend``."""
+    if len(styles) > 1:
+        return "blend"
+    return styles[0].name if styles[0].own_image else styles[0].image_path.stem
+
+
 def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:
     """Stylise ``request.content`` with ``styles`` by optimisation; returns the image's path."""
-    outputs = Outputs(request.out, styles[0].name if len(styles) == 1 else "blend")
+    outputs = Outputs(request.out, run_name(styles))
     outputs.check()  # before minutes of work, not after
-    content = read_image(request.content)
+    content = read_image(one_photo(request.content))
     run = optimise_photo(request, styles, content)
     result = run.result
     record = {
@@ -132,7 +154,7 @@ def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:
         "seconds": round(result.seconds, 2),
     }
     shown = resize(content, tuple(result.image.shape[-2:]))
-    save_outputs(outputs, result, shown, run.paintings, [s.name for s in styles], record)
+    save_outputs(outputs, result, shown, run.paintings, [s.label for s in styles], record)
     n = len(result.history.total)
     print(
         f"{n} iterations in {result.seconds:.0f} s ({result.seconds / n:.3f} s/it), "

@@ -5,8 +5,10 @@
     net, meta = load_model("starry.safetensors", device="cpu")
 
 The header carries the architecture tag and version, the network's :class:`NetConfig` (so the
-file alone rebuilds the network) and a SHA-256 of the tensors, so a damaged file is refused
-rather than loaded as noise.
+file alone rebuilds the network), the caller's metadata, a SHA-256 of the tensors (``sha256``)
+and a SHA-256 of every other header field (``checksum``), so a damaged file, weights or header, is
+refused rather than loaded as noise or with someone else's metadata. Files written before the
+header had its own checksum still load: their tensors are checked, their header parsed strictly.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from style_transfer.johnson.net import NetConfig, TransformerNet
 ARCH = "johnson-transformer"
 ARCH_VERSION = 1
 FILE_FORMAT = "visionlab-style-model"
+CHECKSUM = "checksum"  # the header field holding the SHA-256 of all the others
 
 
 def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) -> Path:
     """Write ``model`` as fp16 safetensors with its config and ``meta``, atomically.
 
     ``meta`` (JSON-serialisable: style name, training recipe...) comes back from
-    :func:`load_model`. The header also carries the architecture tag and version and a SHA-256
-    of the tensors, so a damaged file is refused rather than loaded as noise.
+    :func:`load_model`. The header also carries the architecture tag and version and the
+    checksums of the tensors and of the header itself.
     """
     path = Path(path)
     tensors = {
@@ -53,6 +56,7 @@ def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) ->
         "meta": json.dumps(meta, sort_keys=True),
         "sha256": _digest(tensors),
     }
+    header[CHECKSUM] = header_digest(header)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
     return path
@@ -71,12 +75,13 @@ def load_model(
         raise UserError(f"model file not found: {path}")
     header, tensors = _read_safetensors(path)
     config = _check_header(path, header)
-    if header.get("sha256") != _digest(tensors):
-        raise UserError(f"model file {path} is corrupt (checksum mismatch)")
     model = TransformerNet(config)
     _check_tensors(path, model, tensors)
+    if header.get("sha256") != _digest(tensors):
+        raise UserError(f"model file {path} is corrupt (checksum mismatch)")
+    meta = _meta(path, header)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return model.eval().to(device), json.loads(header["meta"])
+    return model.eval().to(device), meta
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
@@ -95,15 +100,28 @@ def _check_header(path: Path, header: dict[str, str]) -> NetConfig:
         raise UserError(f"{path} is not a style-transfer model file (no '{FILE_FORMAT}' header)")
     if header.get("arch") != ARCH:
         raise UserError(f"{path} holds a '{header.get('arch')}' model, not '{ARCH}'")
-    if int(header.get("arch_version", "0")) != ARCH_VERSION:
+    if header.get("arch_version") != str(ARCH_VERSION):
         raise UserError(
             f"{path} is '{ARCH}' version {header.get('arch_version')}; "
             f"this code reads version {ARCH_VERSION}"
         )
+    # before the config is used: an edited header must not build (or size) anything
+    if CHECKSUM in header and header[CHECKSUM] != header_digest(header):
+        raise UserError(f"model file {path} is corrupt (its header does not match its checksum)")
     try:
         return NetConfig.from_dict(json.loads(header["config"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} has an unreadable network config: {exc}") from None
+
+
+def _meta(path: Path, header: dict[str, str]) -> dict[str, Any]:
+    try:
+        meta = json.loads(header["meta"])
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"{path} has unreadable metadata: {type(exc).__name__}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{path} has unreadable metadata: not a JSON object")
+    return meta
 
 
 def _check_tensors(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
@@ -132,3 +150,9 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(f"{k}:{v.dtype}:{tuple(v.shape)};".encode())
         h.update(v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-d too
     return h.hexdigest()
+
+
+def header_digest(header: dict[str, str]) -> str:
+    """SHA-256 of every header field but the checksum itself, in a canonical order."""
+    fields = {k: v for k, v in header.items() if k != CHECKSUM}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()

@@ -14,6 +14,11 @@ large for the memory free runs in tiles that share one set of normalisation stat
 ``out`` and ``<out>-sheet.png``/``<out>-config.json`` beside it (``out`` is a folder when there
 are several photos), or a new run folder ``runs/style_transfer/<stamp>-<style>/``. Every image is
 written under a temporary name and renamed: nothing is ever half-written.
+
+Among several photos, one that does not decode (or is too small for the network) is skipped: the
+others are stylised, the sheet and record written, and the skipped ones listed (on stdout, in the
+record's ``skipped``, and counted in one warning line). Only when none can be read does the
+command fail, naming the first few and why; the only photo given fails as itself.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +38,7 @@ from shared.errors import UserError
 from shared.image_files import is_image_file, list_images
 from shared.plotting import save_image_grid
 from shared.threads import cpu_threads
-from style_transfer.images import SAMPLE_PHOTOS, read_image, read_photo, shrink, write_image
+from style_transfer.images import SAMPLE_PHOTOS, UnreadableImage, read_photo, shrink, write_image
 from style_transfer.johnson.infer import BATCH_SIZE, transform_images
 from style_transfer.johnson.model_file import load_model
 from style_transfer.johnson.net import MIN_SIDE
@@ -79,13 +85,14 @@ def source_name(source: Source) -> str:
 
 @dataclass
 class Tally:
-    """Timing and the few photos the sheet shows."""
+    """Timing, the few photos the sheet shows, and the photos skipped with the reason."""
 
     load: float = 0.0
     stylise: float = 0.0
     photos: int = 0
     largest: tuple[int, int] = (0, 0)
     pairs: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # photo -> why it was not stylised
 
     def add(self, source: Source, photo: np.ndarray, styled: np.ndarray) -> None:
         self.photos += 1
@@ -93,6 +100,17 @@ class Tally:
         if len(self.pairs) < SHEET_PHOTOS:
             name = source if isinstance(source, str) else Path(source).name
             self.pairs.append((name, shrink(photo, SHEET_SIDE), shrink(styled, SHEET_SIDE)))
+
+
+def read_source(source: Source, max_side: int | None) -> np.ndarray:
+    """One content photo, its longer side capped at ``max_side``; :class:`UnreadableImage`
+    when it does not decode or is too small for the network."""
+    photo = shrink(read_photo(source), max_side)
+    h, w = photo.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        reason = f"{w}x{h} px is too small for the network (at least {MIN_SIDE} px a side)"
+        raise UnreadableImage(Path(source), reason)
+    return photo
 
 
 def transform_sources(
@@ -103,29 +121,75 @@ def transform_sources(
     tally: Tally,
     batch_size: int = BATCH_SIZE,
 ) -> None:
-    """Read, stylise and write ``batch_size`` photos at a time (a folder of any length fits)."""
+    """Read, stylise and write ``batch_size`` photos at a time (a folder of any length fits).
+
+    Among several photos an unreadable one is skipped and kept in ``tally.skipped``; the only
+    photo, or the last of several that all failed, raises (before anything is written).
+    """
     for i in range(0, len(sources), batch_size):
-        chunk = sources[i : i + batch_size]
-        photos = [shrink(read_photo(s), max_side) for s in chunk]
+        chunk, photos = [], []
+        for source in sources[i : i + batch_size]:
+            try:
+                photos.append(read_source(source, max_side))
+                chunk.append(source)
+            except UnreadableImage as exc:
+                if len(sources) == 1:
+                    raise
+                tally.skipped[str(source)] = str(exc.reason)
+        if not chunk:
+            continue
         start = time.perf_counter()
         styled = transform_images(model, photos, batch_size=batch_size)
         tally.stylise += time.perf_counter() - start
         for source, photo, result in zip(chunk, photos, styled, strict=True):
             write_image(result, outputs.image(source_name(source)))
             tally.add(source, photo, result)
+    if not tally.photos:
+        raise UserError(f"none of the {len(sources)} photos could be read: {_listed(tally)}")
 
 
-def write_sheet(path: Path, tally: Tally, style: Style) -> None:
+def _listed(tally: Tally, first: int = 3) -> str:
+    """The first few skipped photos with their reasons, on one line."""
+    items = [f"{Path(p).name}: {why}" for p, why in list(tally.skipped.items())[:first]]
+    more = len(tally.skipped) - first
+    return "; ".join(items) + (f" (and {more} more)" if more > 0 else "")
+
+
+def style_painting(style: Style) -> np.ndarray | None:
+    """The style's own image for the sheet, read before any work; a network runs without it,
+    so an unreadable one is a warning, not an error."""
+    try:
+        return read_photo(style.image_path)
+    except UserError as exc:
+        warnings.warn(f"the sheet shows no style image: {exc}", stacklevel=2)
+        return None
+
+
+def write_sheet(path: Path, tally: Tally, style: Style, painting: np.ndarray | None) -> None:
     if len(tally.pairs) == 1:
         name, photo, styled = tally.pairs[0]
-        painting = read_image(style.image_path) if style.image_path.is_file() else None
-        images = [photo, *([painting] if painting is not None else []), styled]
-        titles = [name, *([style.name] if painting is not None else []), f"{style.name} (Johnson)"]
+        painted = [] if painting is None else [shrink(painting, SHEET_SIDE)]
+        images = [photo, *painted, styled]
+        titles = [name, *([style.label] if painted else []), f"{style.label} (Johnson)"]
         save_image_grid(images, path, titles=titles, cell_inches=4)
         return
     images = [im for _, photo, styled in tally.pairs for im in (photo, styled)]
-    titles = [t for name, _, _ in tally.pairs for t in (name, style.name)]
+    titles = [t for name, _, _ in tally.pairs for t in (name, style.label)]
     save_image_grid(images, path, titles=titles, ncol=2, cell_inches=4)
+
+
+def report_skipped(tally: Tally, total: int, record: Path) -> None:
+    """Every skipped photo on stdout, and one warning line with the count."""
+    if not tally.skipped:
+        return
+    print(f"{len(tally.skipped)} photo(s) skipped:")
+    for photo, why in tally.skipped.items():
+        print(f"  {photo}: {why}")
+    warnings.warn(
+        f"{len(tally.skipped)} of {total} photos could not be read and were skipped "
+        f"(listed in {record}): {_listed(tally, first=1)}",
+        stacklevel=2,
+    )
 
 
 def run_johnson(request: StylizeRequest, style: Style) -> Path:
@@ -135,6 +199,7 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
     sources = content_sources(request.content)
     outputs = Outputs(request.out, style.name, many=len(sources) > 1)
     outputs.check(len(sources))
+    painting = style_painting(style)
     device = pick_device(request.device)
     tally = Tally()
     with cpu_threads(request.threads) as threads:
@@ -144,20 +209,21 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         print(f"model {style.model_path} ({meta.get('style', style.name)}) on {describe(device)}")
         transform_sources(model, sources, request.size, outputs, tally)
     sheet = outputs.beside("sheet", ".png")
-    write_sheet(sheet, tally, style)
+    write_sheet(sheet, tally, style, painting)
     record = {
         "method": "johnson",
         "style": style.name,
         "model": str(style.model_path),
         "model_recipe": meta.get("recipe", ""),
         "content": request.content,
-        "photos": len(sources),
+        "photos": tally.photos,
+        "skipped": tally.skipped,
         "size": request.size,
         "device": str(device),
         "threads": threads,
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }
-    write_record(outputs.beside("config", ".json"), record)
+    config = write_record(outputs.beside("config", ".json"), record)
     h, w = tally.largest
     print(
         f"stylised {tally.photos} photo(s) in {tally.stylise:.2f} s "
@@ -165,4 +231,5 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         f"model load {tally.load:.2f} s"
     )
     print(f"wrote {outputs.where} (sheet {sheet})")
+    report_skipped(tally, len(sources), config)
     return outputs.where

@@ -4,6 +4,7 @@
     style = get_style("starry")                 # Style(name, image, description)
     style.image_path, style.model_path, style.has_model
     get_style("monet", image="monet.jpg")       # any image under a name of your choosing
+    get_style("starry", image="other.jpg").has_model    # False: a model keeps its own image
     pick_styles("starry,wave")                  # a blend of two
 
 The bundled images are procedural studies painted by ``python -m style_transfer paint``
@@ -13,6 +14,9 @@ order: the user's styles (``$XDG_DATA_HOME/visionlab/styles``, by default
 ``~/.local/share/visionlab/styles``), where ``make train-style`` registers what it trains, with
 a copy of the style image as ``<name>.jpg``; then the models shipped in ``styles/models/``.
 A style trained under a new name is then known by that name alone: ``make stylize STYLE=monet``.
+A model belongs to the image it was trained on: a style given with another image has none, so
+that image is used (by optimisation), never silently replaced by the model, and the results are
+labelled with the image's file name.
 """
 
 from __future__ import annotations
@@ -46,13 +50,15 @@ class Style:
     """One named style: the image its statistics come from, and its trained model if any.
 
     ``model_dir`` pins the one folder to look in; by default the user's styles come first,
-    then the shipped models.
+    then the shipped models. ``own_image`` False: an image given under ``name``, which no
+    trained model of ``name`` was trained on.
     """
 
     name: str
     image_path: Path
     description: str = ""
     model_dir: Path | None = None
+    own_image: bool = True
 
     @property
     def model_path(self) -> Path:
@@ -63,7 +69,12 @@ class Style:
 
     @property
     def has_model(self) -> bool:
-        return self.model_path.is_file()
+        return self.own_image and self.model_path.is_file()
+
+    @property
+    def label(self) -> str:
+        """What sheets call it: the name, or the file name of an image given under the name."""
+        return self.name if self.own_image else self.image_path.name
 
 
 def trained_styles() -> list[str]:
@@ -85,7 +96,7 @@ def get_style(name: str, image: str | Path | None = None) -> Style:
     if not name or "/" in name or name.startswith("."):
         raise UserError(f"bad style name {name!r}: use a short name like 'starry'")
     if image is not None:
-        return Style(name, Path(image), f"{name} (from {image})")
+        return Style(name, Path(image), f"{name} (from {image})", own_image=False)
     if name in BUNDLED:
         return Style(name, STYLE_DIR / f"{name}.jpg", BUNDLED[name])
     trained = trained_styles()

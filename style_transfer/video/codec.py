@@ -10,8 +10,11 @@ OpenCV's float turned back into the fraction it stands for (29.97002997 -> 30000
 goes through PyAV (crf 18; 4:2:0, or 4:4:4 when a side is odd, since 4:2:0 cannot hold odd
 sizes) with the source's audio interleaved as the video advances: copied when the container
 takes the codec (AAC, MP3, AC-3... into MP4; anything into MKV), else transcoded to AAC. The
-OpenCV fallback (``mp4v``) drops audio, rounds odd sizes down and stores the rate as a decimal;
-each of these is a warning.
+OpenCV fallback (``mp4v``) drops audio, rounds odd sizes down and stores the rate as a decimal
+(30000/1001 becomes 2997/100); each of these is a warning, and the rate reported for an output is
+the one :func:`probe` reads back from it. FFmpeg's own log lines (through OpenCV) are silenced:
+a file OpenCV cannot read ends as one line of ours (``OPENCV_FFMPEG_LOGLEVEL`` set in the
+environment wins, for debugging).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import cv2
 import numpy as np
 
 from shared.errors import UserError
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when a file opens
 
 CODECS = ("auto", "h264", "mp4v")
 PYAV_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
@@ -52,6 +57,8 @@ class VideoInfo:
 def probe(path: str | Path) -> VideoInfo:
     """Size, exact frame rate, frame count and audio of ``path``; UserError if unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a video file")
     if not path.is_file():
         raise UserError(f"video not found: {path}")
     capture = cv2.VideoCapture(str(path))
@@ -268,9 +275,5 @@ def open_writer(codec: str, tmp: Path, info: VideoInfo, src: Path) -> Any:
         warnings.warn(
             f"OpenCV's mp4v writer rounds {info.width}x{info.height} down to even sizes",
             stacklevel=3,
-        )
-    if info.fps.denominator not in (1, 100):
-        warnings.warn(
-            f"OpenCV stores {info.fps} fps as a decimal: {float(info.fps):.2f}", stacklevel=3
         )
     return _OpenCVWriter(tmp, info)

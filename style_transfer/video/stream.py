@@ -10,11 +10,15 @@
 A reader thread decodes with OpenCV (BGR, converted to RGB for the network), the calling thread
 stylises batches of frames, a writer thread steadies (optional), measures flicker and encodes
 (:mod:`~style_transfer.video.codec`: H.264 with the input's audio through PyAV, or OpenCV's
-mp4v). The output has the input's frame rate as an exact fraction (29.97 stays 30000/1001), its
-frame size and its frame count. It is written under a temporary name and renamed at the end: an
-error or Ctrl-C leaves no half-written output. At the end the warping error (Lai et al. 2018) of
-the output and of the input itself is reported: the output's flicker, against what the flow
-leaves on real footage.
+mp4v). The output has the input's frame rate as an exact fraction (29.97 stays 30000/1001; mp4v
+stores a decimal, 2997/100, and the report gives the rate read back from the file), its frame
+size and its frame count. It is written under a temporary name and renamed at the end: an error
+or Ctrl-C leaves no half-written output, and the temporaries a killed run (SIGKILL) left beside
+the output are removed by the next run. An input that ends before the frame count its container
+lists (truncated, damaged) is refused, nothing written, unless ``allow_partial``: then the
+frames decoded are kept, with a warning. At the end the warping error (Lai et al. 2018) of the
+output and of the input itself is reported: the output's flicker, against what the flow leaves
+on real footage.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
-from shared.atomic import atomic_path
+from shared.atomic import atomic_path, remove_stale_temporaries
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
 from shared.threads import cpu_threads
@@ -157,6 +161,7 @@ class VideoRequest:
     batch_size: int = BATCH_SIZE  # frames per pass
     stabilize: float = 0.0  # 0: off; else how much of the previous frame each frame keeps
     codec: str = "auto"  # h264 when PyAV has libx264, else mp4v
+    allow_partial: bool = False  # keep what decodes of a truncated input (else: refused)
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
 
@@ -196,6 +201,7 @@ def run_video(request: VideoRequest) -> VideoReport:
             batch_size=request.batch_size,
             stabilize=request.stabilize,
             codec=request.codec,
+            allow_partial=request.allow_partial,
         )
     for note in report.notes:
         print(f"warning: {note}", file=sys.stderr)
@@ -214,17 +220,22 @@ def transform_video(
     batch_size: int = VideoRequest.batch_size,
     stabilize: float = VideoRequest.stabilize,
     codec: str = VideoRequest.codec,
+    allow_partial: bool = VideoRequest.allow_partial,
     progress: bool = True,
 ) -> VideoReport:
     """Stylise every frame of ``src`` into ``dst``: same fps, size, frame count (and audio).
 
     ``stabilize`` in [0, 1): how much of the previous output, moved along the optical flow,
-    each frame keeps (0: off). Bad input raises :class:`UserError` before ``dst`` exists.
+    each frame keeps (0: off). Bad input raises :class:`UserError` before ``dst`` exists; an
+    input that decodes fewer frames than its container lists raises it after the work, and
+    ``dst`` is not written, unless ``allow_partial``.
     """
     src, dst = Path(src), Path(dst)
     codec = check_request(src, dst, codec, batch_size, stabilize)
     info = probe(src)
     start = time.perf_counter()
+    leftovers = remove_stale_temporaries(dst.parent)  # a killed run's (its pid is gone)
+    notes = [f"removed {p.name}, left by a killed run" for p in leftovers]
     cv2_threads = cv2.getNumThreads()
     # The network has the cores; OpenCV's own thread pool in the reader and writer threads
     # would fight it for them (each frame's flow and warps are small jobs).
@@ -237,17 +248,21 @@ def transform_video(
             frames, network_seconds = _run_pipeline(
                 model, src, info, writer, batch_size, temporal, progress
             )
+            notes += frame_count_notes(src, info, frames, allow_partial)
+            # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
+            # file holds; PyAV stores the exact fraction it is given
+            stored = probe(tmp).fps if codec == "mp4v" else info.fps
     finally:
         cv2.setNumThreads(cv2_threads)
-    notes = []
-    if info.frames and frames != info.frames:
-        notes.append(f"decoded {frames} of the {info.frames} frames the container lists")
+    if stored != info.fps:
+        notes.append(f"the output runs at {stored} fps ({float(stored):.3f}), not the input's "
+                     f"{info.fps}: mp4v stores the rate as a decimal")  # fmt: skip
     out_error, in_error = temporal.warping_errors()
     return VideoReport(
         frames=frames,
         width=info.width,
         height=info.height,
-        fps=info.fps,
+        fps=stored,
         codec=codec,
         audio=writer.audio_note,
         warping_error=out_error,
@@ -256,6 +271,20 @@ def transform_video(
         network_seconds=network_seconds,
         notes=notes,
     )
+
+
+def frame_count_notes(src: Path, info: VideoInfo, frames: int, allow_partial: bool) -> list[str]:
+    """Notes on a frame count that differs from the container's; a short one (a truncated or
+    damaged file) is refused unless ``allow_partial``. Containers that list no count (MKV,
+    WebM) cannot be checked."""
+    if not info.frames or frames == info.frames:
+        return []
+    if frames > info.frames:
+        return [f"decoded {frames} frames; the container lists {info.frames}"]
+    short = f"{src} ends early (truncated or damaged?): {frames} of its {info.frames} frames decode"
+    if not allow_partial:
+        raise UserError(f"{short}; nothing written (--allow-partial keeps the {frames})")
+    return [f"{short}; kept those (--allow-partial)"]
 
 
 def check_request(src: Path, dst: Path, codec: str, batch_size: int, stabilize: float) -> str:
@@ -268,6 +297,8 @@ def check_request(src: Path, dst: Path, codec: str, batch_size: int, stabilize: 
     suffixes = PYAV_SUFFIXES if codec == "h264" else OPENCV_SUFFIXES
     if dst.suffix.lower() not in suffixes:
         raise UserError(f"{codec} output must end in {', '.join(suffixes)}, not {dst.name!r}")
+    if dst.is_dir():
+        raise UserError(f"cannot write {dst}: it is a folder")
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise UserError(f"the output would overwrite the input: {dst}")
     return codec

@@ -20,8 +20,10 @@ from style_transfer.__main__ import main
 from style_transfer.johnson.model_file import (
     ARCH,
     ARCH_VERSION,
+    CHECKSUM,
     FILE_FORMAT,
     _digest,
+    header_digest,
     load_model,
     save_model,
 )
@@ -118,6 +120,7 @@ def _widths_differ(tmp: Path) -> bytes:
     path = save_model(tmp / "w.safetensors", TransformerNet(NetConfig((8, 16, 24), 1)), {})
     header = header_of(path)
     header["config"] = json.dumps({"widths": list(WIDTHS), "residual_blocks": BLOCKS})
+    header[CHECKSUM] = header_digest(header)
     save_file(load_file(path), str(path), metadata=header)
     return path.read_bytes()
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from shared.errors import UserError
-from style_transfer.johnson.model_file import load_model, save_model
+from style_transfer.johnson.model_file import CHECKSUM, header_digest, load_model, save_model
 from style_transfer.johnson.net import TransformerNet
 from tests.style_transfer.johnson.small_nets import SMALL, small_net
 
@@ -77,9 +77,12 @@ def _corrupt_other_arch(path: Path) -> None:
 
 
 def _corrupt_other_config(path: Path) -> None:
-    """Tensors of the small net under a header that claims the default widths."""
+    """Tensors of the small net under a header (its checksum recomputed) that claims the
+    default widths."""
     header, body = _header(path)
-    header["__metadata__"]["config"] = json.dumps({"widths": [32, 64, 128], "residual_blocks": 5})
+    fields = header["__metadata__"]
+    fields["config"] = json.dumps({"widths": [32, 64, 128], "residual_blocks": 5})
+    fields[CHECKSUM] = header_digest(fields)
     _with_header(path, header, body)
 
 
@@ -95,7 +98,7 @@ def _corrupt_plain_state_dict(path: Path) -> None:
         (_corrupt_not_safetensors, "not a readable model file"),
         (_corrupt_flipped_byte, "corrupt"),
         (_corrupt_other_arch, "'resnet18' model, not 'johnson-transformer'"),
-        (_corrupt_other_config, "does not match"),
+        (_corrupt_other_config, "does not match its 'johnson-transformer' config"),
         (_corrupt_plain_state_dict, "not a style-transfer model file"),
     ],
 )

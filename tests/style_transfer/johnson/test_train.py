@@ -25,6 +25,7 @@ from shared.checkpoint import load_checkpoint
 from shared.engine import TrainConfig
 from shared.runs import MetricsLog, RunPaths
 from style_transfer.__main__ import main
+from style_transfer.johnson.model_file import CHECKSUM, header_digest
 from style_transfer.johnson.recipe import JohnsonSettings
 from style_transfer.johnson.train import fit, new_training
 from tests.helpers import photo
@@ -120,11 +121,13 @@ def test_sigkilled_training_resumes_bit_identical(tmp_path, photos_dir, style_pn
     assert without_time(MetricsLog(RunPaths(killed).metrics).rows()) == without_time(
         MetricsLog(RunPaths(reference).metrics).rows()
     )
-    # the fp16 model file: same tensors, same metadata but for the final epoch's duration
+    # the fp16 model file: same tensors, same metadata but for the final epoch's duration (and
+    # so the header's checksum, which covers it)
     files = [load_file(run / "mine.safetensors") for run in (killed, reference)]
     assert_same_tensors(*files, "model file")
     headers = [header_of(run / "mine.safetensors") for run in (killed, reference)]
     for header in headers:
+        assert header.pop(CHECKSUM) == header_digest(header)
         meta = json.loads(header.pop("meta"))
         del meta["final"]["time"]
         header["meta"] = meta
