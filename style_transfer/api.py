@@ -26,7 +26,13 @@ from style_transfer.images import write_image as write_image_file
 from style_transfer.request import GATYS_OPTIONS, StylizeRequest, plan
 from style_transfer.styles import Style
 
-REQUEST_OPTIONS = ("style_weights", "size", "device", "threads")  # StylizeRequest's own fields
+REQUEST_OPTIONS = (
+    "style_weights",
+    "size",
+    "device",
+    "threads",
+    "precision",
+)  # StylizeRequest's own fields
 OPTIONS = ("style_image", "out", *REQUEST_OPTIONS, *GATYS_OPTIONS)
 
 PhotoLike = str | Path | Image.Image | np.ndarray

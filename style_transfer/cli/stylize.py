@@ -28,7 +28,13 @@ import argparse
 from pathlib import Path
 
 from shared import backbones
-from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from shared.cli import (
+    add_device_argument,
+    add_precision_argument,
+    add_threads_argument,
+    default_of,
+    given,
+)
 from style_transfer.gatys.config import INIT_CHOICES, OPTIMIZER_CHOICES, PAPER_BACKBONE, GatysConfig
 from style_transfer.images import SAMPLE_PHOTOS
 from style_transfer.loss_network import (
@@ -187,12 +193,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run_ = p.add_argument_group("compute")
     add_device_argument(run_)
     add_threads_argument(run_)
+    add_precision_argument(run_)
 
 
 def run(args: argparse.Namespace) -> int:
     request = StylizeRequest(
         **given(args, "style", "style_weights", "content", "out", "method", "size"),
-        **given(args, "device", "threads"),
+        **given(args, "device", "threads", "precision"),
         style_images=tuple(args.style_image or ()),
         options=given(args, *GATYS_OPTIONS),
     )

@@ -135,6 +135,10 @@ def run_name(styles: list[Style]) -> str:
 
 def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:
     """Stylise ``request.content`` with ``styles`` by optimisation; returns the image's path."""
+    if request.precision not in ("auto", "fp32"):
+        raise UserError(
+            f"--precision {request.precision} is for Johnson's network; Gatys optimises in fp32"
+        )
     outputs = Outputs(request.out, run_name(styles))
     outputs.check()  # before minutes of work, not after
     content = read_image(one_photo(request.content))

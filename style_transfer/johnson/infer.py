@@ -15,6 +15,7 @@ would not fit in memory runs smaller, and an image that would not fit even alone
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from shared.errors import UserError
 from shared.image_files import list_images
+from shared.precision import NAMES, faster, machine_key, remembered, resolve_precision
 from style_transfer.images import photo_size, read_photo, write_image
 from style_transfer.johnson.net import MIN_SIDE, channels_last, to_inference
 from style_transfer.johnson.tiles import (
@@ -64,6 +66,26 @@ def _from_batch(y: torch.Tensor, like: ImageLike) -> ImageLike:
 
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+PROBE_SIDE = 256  # px: the check that bf16 pays on this model, large enough to be compute-bound
+
+
+def choose_precision(model: nn.Module, name: str, device: torch.device) -> torch.dtype:
+    """The dtype the network runs in for ``--precision name``; the model itself is converted by
+    the caller (bf16 pays on a CPU only with bf16 weights, not under autocast). ``auto``'s check
+    times one forward pass in each, remembered per machine and network widths."""
+
+    def pays(dtype: torch.dtype) -> bool:
+        x = channels_last(torch.rand(1, 3, PROBE_SIDE, PROBE_SIDE, device=device))
+        low = copy.deepcopy(model).to(dtype)
+        widths = ",".join(str(p.shape[0]) for p in model.parameters() if p.ndim == 4)
+        key = f"{machine_key(device)}; johnson {NAMES[dtype]} weights; widths {widths}"
+        with torch.inference_mode():
+            check = lambda: faster(lambda: model(x), lambda: low(x.to(dtype)))  # noqa: E731
+            return remembered(key, check)
+
+    return resolve_precision(name, device, pays)
 
 
 def transform_image(
@@ -160,8 +182,8 @@ def _run(
     overlap: int,
     budget: int | None,
 ) -> torch.Tensor:
-    device = _device_of(model)
-    x = torch.cat([_to_batch(images[i], device) for i in batch])
+    device, dtype = _device_of(model), next(model.parameters()).dtype
+    x = torch.cat([_to_batch(images[i], device) for i in batch]).to(dtype)
     pixels = x.shape[-2] * x.shape[-1]
     budget = budget or memory_budget(device)
     if tile is None and bytes_per_pixel(model) * pixels * len(batch) > budget:

@@ -126,6 +126,7 @@ class InstanceNorm(nn.InstanceNorm2d):
             parts = [self._one_sample(sample) for sample in x.split(1)]
             return parts[0] if len(parts) == 1 else torch.cat(parts)
         # one set of per-channel statistics for every sample: exactly what batch_norm applies
+        mean, var = mean.to(x.dtype), var.to(x.dtype)  # recorded in float32
         return F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, self.eps)
 
     def _one_sample(self, x: torch.Tensor) -> torch.Tensor:

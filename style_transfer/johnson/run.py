@@ -37,11 +37,12 @@ from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.image_files import is_image_file, list_images
 from shared.plotting import save_image_grid
+from shared.precision import NAMES
 from shared.threads import cpu_threads
 from style_transfer.images import SAMPLE_PHOTOS, UnreadableImage, read_photo, shrink, write_image
-from style_transfer.johnson.infer import BATCH_SIZE, transform_images
+from style_transfer.johnson.infer import BATCH_SIZE, choose_precision, transform_images
 from style_transfer.johnson.model_file import load_model
-from style_transfer.johnson.net import MIN_SIDE
+from style_transfer.johnson.net import MIN_SIDE, to_inference
 from style_transfer.outputs import Outputs, write_record
 from style_transfer.request import StylizeRequest
 from style_transfer.styles import Style
@@ -205,8 +206,13 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
     with cpu_threads(request.threads) as threads:
         start = time.perf_counter()
         model, meta = load_model(style.model_path, device)
+        dtype = choose_precision(to_inference(model, device), request.precision, device)
+        model = model.to(dtype)
         tally.load = time.perf_counter() - start
-        print(f"model {style.model_path} ({meta.get('style', style.name)}) on {describe(device)}")
+        print(
+            f"model {style.model_path} ({meta.get('style', style.name)}) on {describe(device)}, "
+            f"{NAMES[dtype]}"
+        )
         transform_sources(model, sources, request.size, outputs, tally)
     sheet = outputs.beside("sheet", ".png")
     write_sheet(sheet, tally, style, painting)
@@ -221,6 +227,7 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         "size": request.size,
         "device": str(device),
         "threads": threads,
+        "precision": NAMES[dtype],
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }
     config = write_record(outputs.beside("config", ".json"), record)
