@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -100,8 +101,15 @@ class _Job:
 
 
 def _pixel_sums(image: np.ndarray) -> tuple[list[float], list[float]]:
-    x = image.reshape(-1, 3).astype(np.float64) / 255
-    return x.sum(axis=0).tolist(), np.square(x).sum(axis=0).tolist()
+    """Per-channel sums of the pixels and of their squares, on the 0-1 scale.
+
+    OpenCV's sums, in float64 as numpy's were: 0.1 ms at 512 px, where a float64 copy of the
+    photo took 8 ms, more than all the photo's work but its decode.
+    """
+    channels = cv2.split(image)
+    total = [cv2.sumElems(c)[0] / 255 for c in channels]
+    squares = [cv2.norm(c, cv2.NORM_L2SQR) / 255**2 for c in channels]
+    return total, squares
 
 
 def process_one(job: _Job) -> dict:
