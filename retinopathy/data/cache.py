@@ -39,10 +39,10 @@ from retinopathy.data.prepared import (
     PROBLEMS,
     STORAGES,
     PreparedSet,
-    encode_item,
     item_path,
     short_hash,
     write_index,
+    write_item,
 )
 from retinopathy.data.preprocess import (
     MODES,
@@ -57,7 +57,6 @@ from retinopathy.data.sources import Problem, Record
 from retinopathy.data.workers import map_unordered, worker_count
 from shared.atomic import (
     atomic_path,
-    atomic_write_bytes,
     atomic_write_text,
     is_temporary,
     remove_stale_temporaries,
@@ -120,7 +119,7 @@ def process_one(job: _Job) -> dict:
         return {"key": job.key, "status": "rejected", "reason": str(exc)}
     except Exception as exc:  # a decoder crash on one odd file must not stop the other 35,000
         return {"key": job.key, "status": "rejected", "reason": f"{type(exc).__name__}: {exc}"}
-    atomic_write_bytes(Path(job.target), encode_item(image, job.storage))
+    write_item(Path(job.target), image, job.storage)
     total, squares = _pixel_sums(image)
     return {
         "key": job.key,
