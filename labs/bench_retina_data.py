@@ -24,9 +24,9 @@ skips, is a larger share of every path.
     ``ToTensor``, ``Normalize`` on every epoch).
 
 One thread (``cv2.setNumThreads(1)``, ``torch.set_num_threads(1)``), process CPU time, the
-implementations alternating round by round and the median round taken, so the ratios are per
-core and other load on the machine weighs on every side alike. Floors: (a) >= 3x, (b) the
-decode's own difference <= 1/255 on average, (c) >= 10x.
+implementations alternating within each round and the median of the rounds' ratios taken, so
+the ratios are per core and other load on the machine weighs on every side alike. Floors:
+(a) >= 3x, (b) the decode's own difference <= 1/255 on average, (c) >= 10x.
 """
 
 from __future__ import annotations
@@ -110,9 +110,9 @@ def plain_prepare(source: Path, target: Path, size: int = SIZE) -> None:
 # -- (a) prepare -------------------------------------------------------------------------------
 
 
-def median_ms(batches: list[Callable[[int], object]], n: int, rounds: int) -> list[float]:
-    """Median over ``rounds`` of each ``batch(round)``'s process CPU ms per photo (``n`` photos),
-    the batches alternating round by round; one warm-up round first."""
+def round_ms(batches: list[Callable[[int], object]], n: int, rounds: int) -> list[list[float]]:
+    """Each ``batch(round)``'s process CPU ms per photo (``n`` photos), round by round, the
+    batches alternating within a round; one warm-up round first, not counted."""
     times: list[list[float]] = [[] for _ in batches]
     for r in range(-1, rounds):
         for k, batch in enumerate(batches):
@@ -120,7 +120,12 @@ def median_ms(batches: list[Callable[[int], object]], n: int, rounds: int) -> li
             batch(r)
             if r >= 0:
                 times[k].append((time.process_time() - start) / n * 1000)
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def speed_up(slow: list[float], fast: list[float]) -> float:
+    """Median over rounds of slow / fast, each round's pair timed side by side."""
+    return statistics.median(s / f for s, f in zip(slow, fast, strict=True))
 
 
 def prepare_batches(paths: list[Path], work: Path) -> dict[str, Callable[[int], object]]:
@@ -159,11 +164,16 @@ def prepare_batches(paths: list[Path], work: Path) -> dict[str, Callable[[int], 
 def bench_prepare(paths: list[Path], folder: Path, rounds: int) -> float:
     """Print (a); returns ours against the plain path (throughput ratio)."""
     batches = prepare_batches(paths, folder / "main")
-    times = dict(zip(batches, median_ms(list(batches.values()), len(paths), rounds), strict=True))
+    times = dict(zip(batches, round_ms(list(batches.values()), len(paths), rounds), strict=True))
     plain, ours = list(times.values())[:2]
     print(f"(a) preparing a photo at {SIZE} px, one core: ms a photo, photos/s, against plain")
     for name, ms in times.items():
-        print(f"    {name:46s} {ms:6.1f} ms {1000 / ms:6.1f}/s   {plain / ms:4.2f}x")
+        median = statistics.median(ms)
+        print(
+            f"    {name:46s} {median:6.1f} ms {1000 / median:6.1f}/s   {speed_up(plain, ms):4.2f}x"
+        )
+    each = sorted(p / o for p, o in zip(plain, ours, strict=True))
+    print(f"    (ours against plain, round by round: {', '.join(f'{x:.2f}' for x in each)})")
     others = {
         f"small eye ({'/'.join(map(str, SMALL_EYE))} px), 2 decodes": eyepacs_photos(
             folder / "small", SMALL_EYE, seeds=1
@@ -173,15 +183,16 @@ def bench_prepare(paths: list[Path], folder: Path, rounds: int) -> float:
         ),
     }
     for name, photos in others.items():
-        mb = np.mean([p.stat().st_size for p in photos]) * 8 / 1e6
+        bits = np.mean([p.stat().st_size for p in photos]) * 8 / (FRAME[0] * FRAME[1])
         chosen = list(prepare_batches(photos, folder / name).values())[:3]
-        other_plain, other_ours, floor = median_ms(chosen, len(photos), rounds)
+        other_plain, other_ours, floor = round_ms(chosen, len(photos), rounds)
+        ms = statistics.median(other_ours)
         print(
-            f"    {name} ({mb / (FRAME[0] * FRAME[1] / 1e6):.2f} bits a pixel): plain "
-            f"{other_plain:.1f} ms, ours {other_ours:.1f} ms ({1000 / other_ours:.1f}/s), "
-            f"{other_plain / other_ours:.2f}x; the reduced decode alone {floor:.1f} ms"
+            f"    {name} ({bits:.2f} bits a pixel): plain {statistics.median(other_plain):.1f} "
+            f"ms, ours {ms:.1f} ms ({1000 / ms:.1f}/s), {speed_up(other_plain, other_ours):.2f}x; "
+            f"the reduced decode alone {statistics.median(floor):.1f} ms"
         )
-    return plain / ours
+    return speed_up(plain, ours)
 
 
 # -- (b) pixels --------------------------------------------------------------------------------
@@ -295,7 +306,7 @@ def bench_loading(paths: list[Path], cache_dir: Path) -> float:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"{PROG} retina_data", description=__doc__)
     add_parts_argument(parser, PARTS)
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of (a) (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds of (a) (default 7)")
     return parser.parse_args(argv)
 
 

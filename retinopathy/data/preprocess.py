@@ -14,15 +14,15 @@ sigma = radius / 30), x4 contrast around grey 128, and mask to 90% of the disc r
 Every output has the same size whatever the camera, so the photo's original size (which alone
 predicts the grade on the APTOS board) never reaches the model.
 
-JPEGs are decoded once, at 1/2, 1/4 or 1/8 resolution by libjpeg's DCT scaling
-(``cv2.IMREAD_REDUCED_COLOR_*``), the smallest scale whose shorter side still has ``size``
+A JPEG is decoded at full, 1/2, 1/4 or 1/8 resolution by libjpeg's DCT scaling
+(``cv2.IMREAD_REDUCED_COLOR_*``): the smallest scale whose shorter side still has ``size``
 pixels. The eye is found on that image; when it spans less than :data:`MIN_EYE_SCALE` of
 ``size`` there, the photo is decoded again at the smallest scale that gives it that much, and an
 eye between the two is enlarged (at most 1/0.9 = 1.11x). On EyePACS-size photos (3072x2048,
-sensor noise, 512 px out, decoded at 1/4) the result is 0.41-0.59/255 on average (17/255 at
+sensor noise, 512 px out, decoded at 1/4) the result is 0.41-0.58/255 on average (17/255 at
 most) from a full decode cut at the same square, and the square is within 2-6 px of the one a
 full decode gives (found on a 1/5 thumbnail there: both are quantised to 4-5 px), at most 1.6
-output px. ``make bench ARGS=retina_data`` measures both, and the speed: 3.2x the plain full
+output px. ``make bench ARGS=retina_data`` measures both, and the speed: 3.3x the plain full
 decode + area resize + PNG path, one core, the reduced decode alone taking 3/4 of our time.
 
 Input checks (:class:`BadImage` names the reason): empty file, not an image, more than

@@ -49,10 +49,12 @@ def test_reduced_decode_stays_within_its_documented_difference(photos, disc: int
     assert found["whole_mean"] < 3, found
 
 
-def test_median_ms_alternates_and_skips_the_warm_up() -> None:
+def test_rounds_alternate_skip_the_warm_up_and_pair_up() -> None:
     calls: list[tuple[str, int]] = []
-    times = bench.median_ms(
+    times = bench.round_ms(
         [lambda r: calls.append(("a", r)), lambda r: calls.append(("b", r))], n=2, rounds=2
     )
     assert calls == [("a", -1), ("b", -1), ("a", 0), ("b", 0), ("a", 1), ("b", 1)]
-    assert len(times) == 2 and all(t >= 0 for t in times)
+    assert [len(t) for t in times] == [2, 2] and min(map(min, times)) >= 0
+    # round by round: a slow machine in round 2 slows both sides, the ratio stays 3
+    assert bench.speed_up([30.0, 90.0, 33.0], [10.0, 30.0, 11.0]) == 3
