@@ -71,6 +71,15 @@ def test_clipped_disc_keeps_its_pixels_and_is_centred(retina) -> None:
     assert np.abs(out[31:110].astype(int) - cv2.resize(band, (141, 80))[:79]).mean() < 12
 
 
+def test_a_crop_inside_the_photo_never_shares_its_memory() -> None:
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[22:278, 72:328] = 200  # a 256 px "disc" well inside: the crop is read as a view
+    for size in (256, 128, 300):  # kept as it is, shrunk, enlarged
+        out = crop_fundus(image, size)
+        assert out.shape == (size, size, 3) and not np.shares_memory(out, image)
+    assert (crop_fundus(image, 256) == 200).all()
+
+
 def test_fallbacks_all_black_and_borderless() -> None:
     black = np.zeros((300, 400, 3), np.uint8)
     assert not crop_fundus(black, 64).any()
@@ -154,8 +163,10 @@ def test_an_eye_just_under_the_size_is_decoded_once_and_enlarged(
     # at 1/4 it is 253 px for a 256 px output (over MIN_EYE_SCALE, 90%).
     path = write_photo(tmp_path / "eye.jpeg", _noisy_frame(retina, 1024, (1024, 1536)))
     factors = _decodes(monkeypatch)
+    load_and_preprocess(path, 256)
+    assert factors == [4]  # one decode, not a second one at full size
     factor, difference, moved = _against_full_decode(path, 256)
-    assert factors[:1] == [4] and factor == 4  # one decode, not a second one at full size
+    assert factor == 4
     assert difference.mean() < 1 and difference.max() <= 24, (difference.mean(), difference.max())
     assert moved <= 8  # the same square, to the 4-5 px both scales quantise it to
 
