@@ -97,7 +97,7 @@ def bbox(image: np.ndarray, threshold: int = THRESHOLD) -> tuple[int, int, int, 
     """
     if image.ndim == 3:
         # Not dark: some channel above the threshold. One pass, where splitting the channels
-        # to take their maximum took 5x as long (a twentieth of a photo's whole preparation).
+        # to take their maximum took 5x as long (about 1 ms of a 13 ms photo at 1/4 scale).
         colour = image if image.shape[2] == 3 else np.ascontiguousarray(image[..., :3])
         mask = cv2.bitwise_not(cv2.inRange(colour, (0, 0, 0), (threshold,) * 3))
     else:
