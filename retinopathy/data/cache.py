@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -38,10 +39,10 @@ from retinopathy.data.prepared import (
     PROBLEMS,
     STORAGES,
     PreparedSet,
-    encode_item,
     item_path,
     short_hash,
     write_index,
+    write_item,
 )
 from retinopathy.data.preprocess import (
     MODES,
@@ -57,7 +58,6 @@ from retinopathy.data.workers import map_unordered, worker_count
 from shared.atomic import (
     append_text,
     atomic_path,
-    atomic_write_bytes,
     atomic_write_text,
     is_temporary,
     remove_stale_temporaries,
@@ -101,8 +101,15 @@ class _Job:
 
 
 def _pixel_sums(image: np.ndarray) -> tuple[list[float], list[float]]:
-    x = image.reshape(-1, 3).astype(np.float64) / 255
-    return x.sum(axis=0).tolist(), np.square(x).sum(axis=0).tolist()
+    """Per-channel sums of the pixels and of their squares, on the 0-1 scale.
+
+    OpenCV's sums, in float64 as numpy's were: 0.1 ms at 512 px, where a float64 copy of the
+    photo took 8 ms, more than all the photo's work but its decode.
+    """
+    channels = cv2.split(image)
+    total = [cv2.sumElems(c)[0] / 255 for c in channels]
+    squares = [cv2.norm(c, cv2.NORM_L2SQR) / 255**2 for c in channels]
+    return total, squares
 
 
 def process_one(job: _Job) -> dict:
@@ -113,7 +120,7 @@ def process_one(job: _Job) -> dict:
         return {"key": job.key, "status": "rejected", "reason": str(exc)}
     except Exception as exc:  # a decoder crash on one odd file must not stop the other 35,000
         return {"key": job.key, "status": "rejected", "reason": f"{type(exc).__name__}: {exc}"}
-    atomic_write_bytes(Path(job.target), encode_item(image, job.storage))
+    write_item(Path(job.target), image, job.storage)
     total, squares = _pixel_sums(image)
     return {
         "key": job.key,

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from retinopathy.data.prepared import PreparedSet, encode_item, read_item, storage_of
+from retinopathy.data.prepared import PreparedSet, read_item, storage_of, write_item
 from retinopathy.data.preprocess import BadImage, load_and_preprocess
 from retinopathy.data.sources import Record
-from shared.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class FundusDataset(Dataset):
         """Preprocess photo ``j`` again from its original and put it back in the cache."""
         record, target = self.prepared.records[j], Path(self.prepared.files[j])
         image = load_and_preprocess(record.path, self.prepared.size, self.prepared.mode)
-        atomic_write_bytes(target, encode_item(image, storage_of(target)))
+        write_item(target, image, storage_of(target))
         return image
 
     def _stand_in(self, j: int) -> np.ndarray:

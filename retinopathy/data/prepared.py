@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,14 +55,17 @@ def item_path(folder: Path, key: str, storage: str) -> Path:
     return folder / "items" / key[:2] / f"{key}{SUFFIXES[storage]}"
 
 
-def encode_item(image: np.ndarray, storage: str) -> bytes:
-    """An HxWx3 uint8 RGB photo as the bytes of a cached item."""
-    if storage == "jpeg":
-        _, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
-        return buf.tobytes()
-    out = io.BytesIO()
-    np.save(out, np.ascontiguousarray(image))
-    return out.getvalue()
+def write_item(path: Path, image: np.ndarray, storage: str) -> Path:
+    """Store an HxWx3 uint8 RGB photo as a cached item at ``path`` (whole or not at all)."""
+    with atomic_path(path) as tmp:
+        if storage == "jpeg":
+            params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
+            _, buf = cv2.imencode(".jpg", image[..., ::-1], params)
+            tmp.write_bytes(buf.tobytes())
+        else:  # straight into the file: no copy of the pixels in memory first
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(image))
+    return path
 
 
 def storage_of(path: str | Path) -> str:

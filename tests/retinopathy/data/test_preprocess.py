@@ -8,14 +8,18 @@ import cv2
 import numpy as np
 import pytest
 
+from retinopathy.data import preprocess
 from retinopathy.data.preprocess import (
     BadImage,
     bbox,
     crop_fundus,
+    find_square,
     graham,
     load_and_preprocess,
+    locate_eye,
     preprocess_file,
     read_photo,
+    square_crop,
 )
 from tests.helpers import photo as real_photo
 from tests.retinopathy.fundus_data import png_claiming, write_photo
@@ -67,6 +71,15 @@ def test_clipped_disc_keeps_its_pixels_and_is_centred(retina) -> None:
     assert np.abs(out[31:110].astype(int) - cv2.resize(band, (141, 80))[:79]).mean() < 12
 
 
+def test_a_crop_inside_the_photo_never_shares_its_memory() -> None:
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[22:278, 72:328] = 200  # a 256 px "disc" well inside: the crop is read as a view
+    for size in (256, 128, 300):  # kept as it is, shrunk, enlarged
+        out = crop_fundus(image, size)
+        assert out.shape == (size, size, 3) and not np.shares_memory(out, image)
+    assert (crop_fundus(image, 256) == 200).all()
+
+
 def test_fallbacks_all_black_and_borderless() -> None:
     black = np.zeros((300, 400, 3), np.uint8)
     assert not crop_fundus(black, 64).any()
@@ -107,6 +120,66 @@ def test_small_eye_in_a_big_frame_is_decoded_sharp(tmp_path: Path, retina) -> No
     out = load_and_preprocess(path, 256)  # ...but the eye is only 300 px: decoded again at 1/1
     full = crop_fundus(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), 256)
     assert np.abs(out.astype(int) - full).mean() < 1
+
+
+def _decodes(monkeypatch) -> list[int]:
+    """The scale factors the photo is decoded at, in order."""
+    factors: list[int] = []
+    decode = preprocess._decode
+
+    def counted(data: bytes, fmt: str | None, factor: int) -> np.ndarray:
+        factors.append(factor)
+        return decode(data, fmt, factor)
+
+    monkeypatch.setattr(preprocess, "_decode", counted)
+    return factors
+
+
+def _noisy_frame(retina: np.ndarray, disc: int, frame: tuple[int, int]) -> np.ndarray:
+    """The retina ``disc`` px across, centred in a black frame, with sensor noise (sigma 3)."""
+    canvas = np.zeros((*frame, 3), np.uint8)
+    top, left = (frame[0] - disc) // 2, (frame[1] - disc) // 2
+    canvas[top : top + disc, left : left + disc] = cv2.resize(retina, (disc, disc))
+    noise = np.random.default_rng(disc).normal(0, 3, canvas.shape)
+    return np.clip(canvas + noise, 0, 255).astype(np.uint8)
+
+
+def _against_full_decode(path: Path, size: int) -> tuple[int, np.ndarray, int]:
+    """(our scale factor, |ours - a full decode cut at our square|, our square's largest distance
+    from the full decode's own square, in full-size px)."""
+    _, factor, (x0, y0, side), _ = locate_eye(path, size)
+    full = read_photo(path, size, reduce=False)[0]
+    scaled = (x0 * factor, y0 * factor, side * factor)
+    ours = cv2.cvtColor(square_crop(full, scaled, size), cv2.COLOR_BGR2RGB)
+    difference = np.abs(load_and_preprocess(path, size).astype(int) - ours)
+    moved = np.abs(np.subtract(scaled, find_square(full))).max()
+    return factor, difference, moved
+
+
+def test_an_eye_just_under_the_size_is_decoded_once_and_enlarged(
+    tmp_path: Path, retina, monkeypatch
+) -> None:
+    # The usual EyePACS layout at half scale: the whole disc just inside the frame's height, so
+    # at 1/4 it is 253 px for a 256 px output (over MIN_EYE_SCALE, 90%).
+    path = write_photo(tmp_path / "eye.jpeg", _noisy_frame(retina, 1024, (1024, 1536)))
+    factors = _decodes(monkeypatch)
+    load_and_preprocess(path, 256)
+    assert factors == [4]  # one decode, not a second one at full size
+    factor, difference, moved = _against_full_decode(path, 256)
+    assert factor == 4
+    assert difference.mean() < 1 and difference.max() <= 24, (difference.mean(), difference.max())
+    assert moved <= 8  # the same square, to the 4-5 px both scales quantise it to
+
+
+def test_a_small_eye_is_decoded_again_at_the_smallest_scale_that_suffices(
+    tmp_path: Path, retina, monkeypatch
+) -> None:
+    path = write_photo(tmp_path / "eye.jpeg", _noisy_frame(retina, 800, (1024, 1536)))
+    factors = _decodes(monkeypatch)
+    load_and_preprocess(path, 256)
+    assert factors == [4, 2]  # 1/4: 200 px, too few; 1/2: 400 px, enough (not a full decode)
+    factor, difference, moved = _against_full_decode(path, 256)
+    assert factor == 2 and difference.mean() < 1 and moved <= 4, (difference.mean(), moved)
 
 
 def _truncated(path: Path) -> None:
