@@ -9,6 +9,9 @@ Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpo
 plots/, report.md. The device is chosen first and the run folder made last, so bad input (an
 absent GPU, an unknown architecture, an unreadable dataset) leaves nothing behind. A ``run``
 folder that exists must be empty: one holding anything else is refused before any work, untouched.
+
+Under ``torchrun`` every rank prepares its share of the photos and trains; rank 0 alone names and
+writes the one run folder (config, split, metrics, checkpoints, plots, report).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from retinopathy.models import build_model
 from retinopathy.prepare import prepare, reopen
 from retinopathy.tasks import Task
 from shared.device import describe, pick_device
+from shared.distributed import (
+    barrier,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    world_size,
+)
 from shared.engine import Trainer, classification_step
 from shared.rng import seed_everything
 from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
@@ -40,9 +50,10 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
 
     Returns the run folder.
     """
+    device = pick_device(config.device)
+    init_distributed(device)
     if run is not None:
         check_new_run_dir(run)
-    device = pick_device(config.device)
     prepared = prepare(config.data)
     data = RunData.split_anew(prepared, config)
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
@@ -50,8 +61,10 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     model = build_model(config.arch, config.num_classes, config.pretrained, config.finetune)
     config.pretrained_loaded = bool(getattr(model, "pretrained", False))
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
-    data.save_split(run_dir)
-    write_config(run_dir, config.to_json())
+    if is_main_process():
+        data.save_split(run_dir)
+        write_config(run_dir, config.to_json())
+    barrier()  # every rank's Trainer reads the config rank 0 wrote
     _fit(run_dir, config, data, model, device, resume=False)
     return run_dir
 
@@ -61,6 +74,7 @@ def resume(run: str | Path) -> Path:
     run_dir = require_run_dir(run).root
     config = read_run_config(run_dir)
     device = pick_device(config.device)
+    init_distributed(device)
     data = RunData.of_run(reopen(config), config, run_dir)
     model = build_model(config.arch, config.num_classes, "no", config.finetune)
     _fit(run_dir, config, data, model, device, resume=True)
@@ -107,13 +121,15 @@ def _fit(
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
     init = "ImageNet weights" if config.pretrained_loaded else "random init"
-    print(f"data: {problems_line(data.prepared)}", flush=True)
-    print(
-        f"{config.arch} ({init})"
-        f", {task.name}, {config.data.image_size} px, on {describe(device)}; "
-        f"train/val/test {len(data.train)}/{len(data.val)}/{len(data.test)} photos; run {run_dir}",
-        flush=True,
-    )
+    ranks = f" x {world_size()} ranks" if is_distributed() else ""
+    if is_main_process():
+        print(f"data: {problems_line(data.prepared)}", flush=True)
+        print(
+            f"{config.arch} ({init}), {task.name}, {config.data.image_size} px, on "
+            f"{describe(device)}{ranks}; train/val/test {len(data.train)}/{len(data.val)}/"
+            f"{len(data.test)} photos; run {run_dir}",
+            flush=True,
+        )
     trainer = Trainer(
         model,
         data.train,
@@ -127,4 +143,5 @@ def _fit(
         arch=config.arch,
     )
     trainer.fit(resume=resume)
+    barrier()  # rank 0 has written the last checkpoint that every rank evaluates
     return evaluate_run(run_dir, data, device)

@@ -28,7 +28,7 @@ from retinopathy.losses import LOSS_CHOICES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
 from shared import backbones
-from shared.cli import add_device_argument, default_of, given
+from shared.cli import add_device_argument, add_run_dir_argument, default_of, given
 from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
@@ -151,11 +151,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="no flips/rotation/crop/colour jitter",
     )
     out = p.add_argument_group("output")
-    out.add_argument(
-        "--run",
-        type=Path,
-        help="run folder (default: runs/retinopathy/<time>-<arch>-<task>)",
-    )
+    add_run_dir_argument(out, "run folder (default: runs/retinopathy/<time>-<arch>-<task>)")
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
     add_tta_argument(out)
 

@@ -21,7 +21,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.cli import add_device_argument, add_threads_argument, default_of, given
+from shared.cli import (
+    add_device_argument,
+    add_run_dir_argument,
+    add_threads_argument,
+    default_of,
+    given,
+)
 from style_transfer.johnson.loss import LOSS_BACKBONES, PAPER_BACKBONE
 from style_transfer.johnson.recipe import (
     EXPORT_CHOICES,
@@ -110,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(fit_)
     add_threads_argument(fit_)
     out = p.add_argument_group("output")
-    out.add_argument("--run", type=Path, help="run folder (default runs/style_transfer/...)")
+    add_run_dir_argument(out, "run folder (default runs/style_transfer/...)")
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run exactly")
     out.add_argument(
         "--out", type=Path, help="model file (default: registered in the user's styles)"
