@@ -39,13 +39,13 @@ ARCH ?= resnet18
 retinopathy: $(STAMP)
 	@$(PY) -m retinopathy train $(DATA) --arch $(ARCH) $(call opt,TASK,--task) \
 		$(call opt,EPOCHS,--epochs) $(call opt,IMAGE_SIZE,--image-size) $(call opt,BATCH,--batch-size) \
-		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run) $(call opt,RESUME,--resume) $(ARGS)
+		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run-dir) $(call opt,RESUME,--resume) $(ARGS)
 
 evaluate: $(STAMP)
-	@$(PY) -m retinopathy evaluate --run $(RUN) $(ARGS)
+	@$(PY) -m retinopathy evaluate --run-dir $(RUN) $(ARGS)
 
 predict: $(STAMP)
-	@$(PY) -m retinopathy predict --run $(RUN) $(IMAGES) $(ARGS)
+	@$(PY) -m retinopathy predict --run-dir $(RUN) $(IMAGES) $(ARGS)
 
 STYLE ?= starry
 stylize: $(STAMP)

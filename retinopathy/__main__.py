@@ -2,8 +2,9 @@
 
 python -m retinopathy prepare [DATA] --size 512      # preprocess photos into the cache
 python -m retinopathy train [DATA] --arch resnet50    # train, evaluate, report
-python -m retinopathy evaluate --run RUN              # metrics and report of a run
-python -m retinopathy predict --run RUN IMAGES        # grade new photos
+python -m retinopathy evaluate --run-dir RUN          # metrics and report of a run
+python -m retinopathy predict --run-dir RUN IMAGES    # grade new photos
+torchrun --nproc_per_node 2 -m retinopathy COMMAND ...   # any command, over 2 processes
 python -m retinopathy COMMAND --help
 """
 

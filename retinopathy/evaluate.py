@@ -7,6 +7,9 @@ Uses the run's own prepared photos, split and kept checkpoint (best.pt on the se
 metric), all as the run recorded them: nothing is drawn, read from the original photos or
 preprocessed again, and the checkpoint is read once. Where patients have both eyes (EyePACS),
 also reports the gain from fusing the two eyes.
+
+Under ``torchrun`` each rank grades its share of the batches; rank 0 gathers them in order,
+computes the metrics over the whole split and writes the files once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ from retinopathy.prepare import reopen
 from retinopathy.tasks import Task
 from shared.atomic import atomic_write_text
 from shared.device import pick_device
+from shared.distributed import (
+    all_gather_object,
+    barrier,
+    batch_ranges,
+    in_input_order,
+    init_distributed,
+    is_main_process,
+    my_share,
+)
 from shared.runs import MetricsLog, RunPaths, progress, remove_run_temporaries, require_run_dir
 
 PREDICTIONS = "test_predictions.csv"
@@ -42,6 +54,7 @@ def evaluate(config: EvaluateConfig | str | Path) -> Path:
     if not isinstance(config, EvaluateConfig):
         config = EvaluateConfig(Path(config))
     device = pick_device(config.device)
+    init_distributed(device)
     paths = require_run_dir(config.run)
     kept = load_run_model(paths.root)
     data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
@@ -61,11 +74,25 @@ def evaluate_run(
     ``tta``: None evaluates as the run was trained. Prints the one-screen summary.
     """
     paths = RunPaths(run_dir)
-    remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' are kept
     kept = kept or load_run_model(paths.root)
     tta = kept.config.tta if tta is None else tta
     val = _probs(kept.model, data.val, device, tta, "val")
     test = _probs(kept.model, data.test, device, tta, "test")
+    if is_main_process():
+        _write_results(paths, kept, data, val, test)
+    barrier()  # on every rank, evaluation returns once the report is there
+    return paths.report
+
+
+def _write_results(
+    paths: RunPaths,
+    kept: KeptModel,
+    data: RunData,
+    val: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Metrics, predictions, plots and report.md from the gathered probabilities; the summary."""
+    remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' are kept
     task = data.task
     test_metrics = compute_metrics(test[1], test[0], task)
     val_metrics = compute_metrics(val[1], val[0], task)
@@ -86,14 +113,27 @@ def evaluate_run(
             f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
             f"({fused[1]['fusion_qwk_gain']:+.3f})"
         )
-    return paths.report
 
 
 def _probs(model, dataset, device, tta: bool, name: str) -> tuple[np.ndarray, np.ndarray]:
-    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=False)
-    bar = lambda it: progress(it, desc=f"evaluate {name}", unit="batch", leave=False)  # noqa: E731
-    probs, labels = predict_probs(model, loader, device, tta=tta, progress=bar)
-    return probs.numpy(), labels.numpy()
+    """Probabilities and labels of the whole ``dataset``, in order, on every rank.
+
+    Each rank grades its share of the batches one process would run (batches of consecutive
+    photos), so the numbers do not depend on how many ranks share the work.
+    """
+    mine = my_share(batch_ranges(len(dataset), BATCH_SIZE))
+    local: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if mine:  # more ranks than batches leaves a rank without any
+        loader = DataLoader(dataset, batch_sampler=mine)
+        bar = lambda it: progress(it, desc=f"evaluate {name}", unit="batch", leave=False)  # noqa: E731
+        probs, labels = predict_probs(model, loader, device, tta=tta, progress=bar)
+        sizes = [len(b) for b in mine]
+        local = list(zip(probs.split(sizes), labels.split(sizes), strict=True))
+    batches = in_input_order(all_gather_object(local))
+    return (
+        torch.cat([p for p, _ in batches]).numpy(),
+        torch.cat([y for _, y in batches]).numpy(),
+    )
 
 
 def _fusion_section(

@@ -9,6 +9,11 @@ Photos are preprocessed exactly as the run's training photos were (crop or Graha
 same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
 file is an error. ``fuse_eyes`` blends the two eyes of EyePACS-style pairs
 (``<patient>_left`` / ``<patient>_right``) with the weight chosen on the run's validation split.
+
+The photos are graded ``batch_size`` at a time, read as each batch is graded, so a folder of any
+size fits in memory. Under ``torchrun`` each rank grades its share of those batches and the
+results are gathered back in the photos' order: rank 0 writes the one CSV, the same as one
+process writes.
 """
 
 from __future__ import annotations
@@ -24,16 +29,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
 from retinopathy import fusion
 from retinopathy.config import PredictConfig
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.preprocess import BadImage, first_reasons, load_and_preprocess
 from retinopathy.evaluate import fusion_alpha
-from retinopathy.models import load_run_model, predict_probs
+from retinopathy.models import KeptModel, load_run_model, predict_probs
 from retinopathy.predictions import prediction_frame, write_predictions
 from shared.device import pick_device
+from shared.distributed import (
+    all_gather_object,
+    barrier,
+    batch_ranges,
+    in_input_order,
+    init_distributed,
+    is_main_process,
+    my_share,
+    on_main,
+)
 from shared.errors import UserError
 from shared.image_files import list_images
 from shared.runs import progress
@@ -73,8 +87,15 @@ def grade(
 def predict(config: PredictConfig) -> Path:
     """Grade ``config.images`` into a CSV and print a summary; returns the CSV's path."""
     graded = grade_photos(config)
-    out = config.out or _default_out(config)
-    write_predictions(out, graded.frame)
+    out = config.out or on_main(_default_out, config)  # one clock names the file
+    if is_main_process():
+        write_predictions(out, graded.frame)
+        _print_summary(graded, out)
+    barrier()  # on every rank, predict returns once the CSV is there
+    return out
+
+
+def _print_summary(graded: Graded, out: Path) -> None:
     counts = graded.frame["class"].value_counts()
     print(f"{len(graded.frame)} photos graded -> {out}")
     print("  " + ", ".join(f"{n}: {counts.get(n, 0)}" for n in graded.class_names))
@@ -82,24 +103,31 @@ def predict(config: PredictConfig) -> Path:
         print(f"{len(graded.unreadable)} unreadable, skipped:")
         for line in graded.unreadable:
             print(f"  {line}")
-    return out
 
 
 def grade_photos(config: PredictConfig) -> Graded:
     """The photos graded by the run's kept model, preprocessed as its training photos were."""
     device = pick_device(config.device)
+    init_distributed(device)
     kept = load_run_model(config.run)
     run = kept.config
     files = find_images(config.images)
-    good, photos, bad = load_photos(files, run.data.image_size, run.data.mode)
+    batches = [files[b.start : b.stop] for b in batch_ranges(len(files), config.batch_size)]
+    mine = my_share(batches)
+    bar = progress(total=sum(map(len, mine)), desc="predict", unit="photo", leave=False)
+    graded = []
+    for paths in mine:
+        graded.append(_grade_batch(kept, paths, device, config.tta))
+        bar.update(len(paths))
+    bar.close()
+    results = in_input_order(all_gather_object(graded))
+    good = [p for paths, _, _ in results for p in paths]
+    bad = [line for _, _, lines in results for line in lines]
     if isinstance(config.images, Path) and config.images.is_file() and bad:
         raise UserError(f"cannot read {bad[0]}")
     if not good:
         raise UserError(f"none of the {len(files)} photos could be read: {first_reasons(bad)}")
-    transform = eval_transform(run.data.image_size, run.mean, run.std)
-    loader = DataLoader(_Photos(photos, transform), batch_size=config.batch_size)
-    bar = lambda it: progress(it, desc="predict", unit="batch", leave=False)  # noqa: E731
-    probs = predict_probs(kept.model, loader, device, tta=config.tta, progress=bar)[0].numpy()
+    probs = np.concatenate([p for _, p, _ in results])
     ids = [p.stem for p in good]
     if config.fuse_eyes:
         alpha = fusion_alpha(config.run)
@@ -120,29 +148,30 @@ def find_images(images: Path | Sequence[Path]) -> list[Path]:
     raise UserError(f"{images} does not exist")
 
 
+def _grade_batch(
+    kept: KeptModel, paths: list[Path], device: torch.device, tta: bool
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """One batch of photos: the readable ones, their class probabilities, the unreadable ones."""
+    run = kept.config
+    good, photos, bad = load_photos(paths, run.data.image_size, run.data.mode)
+    if not photos:
+        return good, np.zeros((0, run.num_classes), np.float32), bad
+    transform = eval_transform(run.data.image_size, run.mean, run.std)
+    images = torch.stack([transform(torch.from_numpy(p).permute(2, 0, 1)) for p in photos])
+    batch = [(images, torch.full((len(photos),), -1))]  # no labels
+    return good, predict_probs(kept.model, batch, device, tta=tta)[0].numpy(), bad
+
+
 def load_photos(paths: list[Path], size: int, mode: str) -> tuple[list[Path], list, list[str]]:
     """Preprocessed photos; unreadable ones are collected as ``"path: reason"`` lines."""
     good, images, bad = [], [], []
-    for path in progress(paths, desc="preprocess", unit="photo", leave=False):
+    for path in paths:
         try:
             images.append(load_and_preprocess(path, size, mode))
             good.append(path)
         except (BadImage, OSError) as exc:
             bad.append(f"{path}: {exc}")
     return good, images, bad
-
-
-class _Photos(torch.utils.data.Dataset):
-    """Preprocessed HxWx3 photos as normalised tensors (no labels: -1)."""
-
-    def __init__(self, photos: list[np.ndarray], transform) -> None:
-        self.photos, self.transform = photos, transform
-
-    def __len__(self) -> int:
-        return len(self.photos)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.transform(torch.from_numpy(self.photos[i]).permute(2, 0, 1)), -1
 
 
 def _as_paths(images: str | Path | Sequence[str | Path]) -> Path | list[Path]:

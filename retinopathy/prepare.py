@@ -7,24 +7,31 @@
 
 A finished run records its prepared folder in config.json; :func:`reopen` reads it back from
 there without looking at the original photos again.
+
+Under ``torchrun`` (``torchrun --nproc_per_node 4 -m retinopathy prepare DATA``) each rank
+preprocesses its share of the photos; the cache is the one a single process makes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from retinopathy.config import DataConfig, RunConfig
 from retinopathy.data.cache import prepare_records
 from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared, problems_line
 from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
+from shared.distributed import init_distributed, is_main_process, on_main
 
 
 def open_source(config: DataConfig, *, progress: bool = True) -> Source:
     """Read DATA (drawing the sample set first, once, if that is what DATA names)."""
     if config.on_sample_set:
         n, size = config.synthetic_images, config.synthetic_size
-        root = generate(
+        root = on_main(  # drawn once, by rank 0, under DDP
+            generate,
             default_root(n, size=size, cache_dir=config.cache),
             n_images=n,
             size=size,
@@ -40,6 +47,7 @@ def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False)
 
     ``progress``: progress bars; ``verbose``: print what was done and where the cache is.
     """
+    init_distributed(torch.device("cpu"))  # a no-op unless under torchrun, or already joined
     source = open_source(config, progress=progress)
     prepared = prepare_records(
         source.records,
@@ -51,7 +59,7 @@ def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False)
         rejected=source.rejected,
         progress=progress,
     )
-    if verbose:
+    if verbose and is_main_process():
         print(summary(prepared))
         print(f"cache: {prepared.folder}")
     return prepared

@@ -12,6 +12,9 @@ folder that exists must be empty: one holding anything else is refused before an
 The CPU thread count (``threads``, else chosen by load) is chosen once, before the first
 computation (the dataset's mean and std are float reductions too), and recorded; a resume
 computes with it.
+
+Under ``torchrun`` every rank prepares its share of the photos and trains; rank 0 alone names and
+writes the one run folder (config, split, metrics, checkpoints, plots, report).
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ from retinopathy.models import build_model
 from retinopathy.prepare import prepare, reopen
 from retinopathy.tasks import Task
 from shared.device import describe, pick_device
+from shared.distributed import (
+    barrier,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    world_size,
+)
 from shared.engine import Trainer, classification_step
 from shared.rng import seed_everything
 from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
@@ -44,9 +54,10 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
 
     Returns the run folder.
     """
+    device = pick_device(config.device)
+    init_distributed(device)
     if run is not None:
         check_new_run_dir(run)
-    device = pick_device(config.device)
     config.train.threads = choose_threads(config.train.threads)
     with cpu_threads(config.train.threads):
         return _train(config, device, run)
@@ -60,8 +71,10 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     model = build_model(config.arch, config.num_classes, config.pretrained, config.finetune)
     config.pretrained_loaded = bool(getattr(model, "pretrained", False))
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
-    data.save_split(run_dir)
-    write_config(run_dir, config.to_json())
+    if is_main_process():
+        data.save_split(run_dir)
+        write_config(run_dir, config.to_json())
+    barrier()  # every rank's Trainer reads the config rank 0 wrote
     _fit(run_dir, config, data, model, device, resume=False)
     return run_dir
 
@@ -72,6 +85,7 @@ def resume(run: str | Path, threads: int | None = None) -> Path:
     run_dir = require_run_dir(run).root
     config = read_run_config(run_dir)
     device = pick_device(config.device)
+    init_distributed(device)
     with cpu_threads(resumed_threads(config.train.threads, threads)):
         data = RunData.of_run(reopen(config), config, run_dir)
         model = build_model(config.arch, config.num_classes, "no", config.finetune)
@@ -119,13 +133,15 @@ def _fit(
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
     init = "ImageNet weights" if config.pretrained_loaded else "random init"
-    print(f"data: {problems_line(data.prepared)}", flush=True)
-    print(
-        f"{config.arch} ({init})"
-        f", {task.name}, {config.data.image_size} px, on {describe(device)}; "
-        f"train/val/test {len(data.train)}/{len(data.val)}/{len(data.test)} photos; run {run_dir}",
-        flush=True,
-    )
+    ranks = f" x {world_size()} ranks" if is_distributed() else ""
+    if is_main_process():
+        print(f"data: {problems_line(data.prepared)}", flush=True)
+        print(
+            f"{config.arch} ({init}), {task.name}, {config.data.image_size} px, on "
+            f"{describe(device)}{ranks}; train/val/test {len(data.train)}/{len(data.val)}/"
+            f"{len(data.test)} photos; run {run_dir}",
+            flush=True,
+        )
     trainer = Trainer(
         model,
         data.train,
@@ -139,4 +155,5 @@ def _fit(
         arch=config.arch,
     )
     trainer.fit(resume=resume)
+    barrier()  # rank 0 has written the last checkpoint that every rank evaluates
     return evaluate_run(run_dir, data, device)

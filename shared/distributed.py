@@ -1,21 +1,29 @@
 """DDP helpers for ``torchrun`` and a weighted sampler that works across ranks.
 
     torchrun --nproc_per_node 2 -m retinopathy train ...
+    torchrun --nproc_per_node 2 -m retinopathy predict --run-dir RUN PHOTOS
 
-Rank 0 alone logs, plots and writes checkpoints; every rank trains.
+Rank 0 alone logs, plots and writes checkpoints; every rank trains. Work on a list (photos to
+grade or prepare) is split with :func:`my_share` and merged back with :func:`in_input_order`;
+a decision only one process may take (a run folder's timestamped name) is taken by
+:func:`on_main` and shared.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
+
+from shared.errors import UserError
+
+T = TypeVar("T")
 
 
 def is_distributed() -> bool:
@@ -52,6 +60,17 @@ def init_distributed(device: torch.device) -> bool:
     return True
 
 
+def local_world_size() -> int:
+    """The ranks on this machine (``torchrun --nproc_per_node``); 1 without DDP."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if is_distributed() else 1
+
+
+def shutdown() -> None:
+    """Leave the process group, if this process joined one (no barrier: a rank may have failed)."""
+    if is_distributed():
+        dist.destroy_process_group()
+
+
 def cleanup() -> None:
     if is_distributed():
         dist.barrier()
@@ -79,6 +98,34 @@ def all_gather_object(obj: Any) -> list[Any]:
     return out
 
 
+def on_main(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` run on rank 0 alone, its result handed to every rank.
+
+    For what must happen once (make a timestamped folder, read the clock): every rank gets the
+    same answer, and a failure on rank 0 is raised on every rank instead of leaving the others
+    waiting. ``fn`` must not itself wait for the other ranks. The result is pickled: keep it
+    small.
+    """
+    if not is_distributed():
+        return fn(*args, **kwargs)
+    outcome: list[Any] = [None]
+    error: BaseException | None = None
+    if is_main_process():
+        try:
+            outcome[0] = (fn(*args, **kwargs), None)
+        except Exception as exc:
+            error = exc
+            shared = exc if isinstance(exc, UserError) else RuntimeError(f"rank 0 failed: {exc!r}")
+            outcome[0] = (None, shared)
+    dist.broadcast_object_list(outcome, src=0)
+    value, failure = outcome[0]
+    if error is not None:
+        raise error
+    if failure is not None:
+        raise failure
+    return value
+
+
 def broadcast_buffers(model: nn.Module, src: int = 0) -> None:
     """Copy rank ``src``'s buffers (BatchNorm running statistics) to every rank.
 
@@ -88,9 +135,6 @@ def broadcast_buffers(model: nn.Module, src: int = 0) -> None:
     if is_distributed():
         for buf in model.buffers():
             dist.broadcast(buf, src)
-
-
-T = TypeVar("T")
 
 
 def my_share(
@@ -103,6 +147,15 @@ def my_share(
     n = world_size() if num_replicas is None else num_replicas
     r = globals()["rank"]() if rank is None else rank
     return list(items[r::n])
+
+
+def batch_ranges(length: int, batch_size: int) -> list[range]:
+    """``range(length)`` cut into consecutive batches: the batches one process would run.
+
+    Sharding these batches (:func:`my_share`), not the items, keeps every batch as one process
+    computes it, so the outputs do not depend on the number of ranks.
+    """
+    return [range(i, min(i + batch_size, length)) for i in range(0, length, batch_size)]
 
 
 def in_input_order(shares: Sequence[Sequence[T]]) -> list[T]:

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from shared.atomic import append_text, atomic_write_text, remove_stale_temporaries
 from shared.checkpoint import load_checkpoint
+from shared.distributed import is_main_process, on_main
 from shared.errors import UserError
 
 RUNS_ROOT = Path("runs")
@@ -200,8 +201,13 @@ def new_run_dir(
 ) -> Path:
     """A fresh run folder: ``run`` itself if given, else ``<root>/<app>/<stamp>-<name>``.
 
-    A ``run`` that exists is accepted only when empty (:func:`check_new_run_dir`).
+    A ``run`` that exists is accepted only when empty (:func:`check_new_run_dir`). Under DDP
+    rank 0 alone makes it and names it for every rank: one run, one folder, however many ranks.
     """
+    return on_main(_make_run_dir, app, name, root, run)
+
+
+def _make_run_dir(app: str, name: str, root: str | Path, run: str | Path | None) -> Path:
     if run is not None:
         path = check_new_run_dir(run)
         try:
@@ -345,8 +351,6 @@ class MetricsLog:
 
 def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
     """A tqdm bar that stays quiet off a terminal and on DDP ranks other than 0."""
-    from shared.distributed import is_main_process
-
     disable = None if enabled and is_main_process() else True  # None: tqdm hides it off a TTY
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("file", sys.stderr)

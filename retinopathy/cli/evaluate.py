@@ -1,7 +1,8 @@
 """Evaluate a trained run on its test split: metrics, plots and report.md.
 
-    python -m retinopathy evaluate --run runs/retinopathy/20250101-120000-resnet50-grade5
-    python -m retinopathy evaluate --run RUN --tta        # average over flipped views too
+    python -m retinopathy evaluate --run-dir runs/retinopathy/20250101-120000-resnet50-grade5
+    python -m retinopathy evaluate --run-dir RUN --tta    # average over flipped views too
+    torchrun --nproc_per_node 2 -m retinopathy evaluate --run-dir RUN   # the ranks share the photos
 
 Uses the run's own prepared photos, split and kept checkpoint (best.pt on the selected validation
 metric); the original photos are not read again. Where patients have both eyes (EyePACS), also
@@ -11,16 +12,15 @@ reports the gain from fusing the two eyes.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
-from shared.cli import add_device_argument, given
+from shared.cli import add_device_argument, add_run_dir_argument, given
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="a finished run folder")
+    add_run_dir_argument(p, "a finished run folder", required=True)
     add_tta_argument(p, default="as the run was trained")
     add_device_argument(p)
 

@@ -1,7 +1,8 @@
 """Grade new fundus photos with a trained run: a CSV of id, grade and class probabilities.
 
-    python -m retinopathy predict --run RUN photo.jpeg
-    python -m retinopathy predict --run RUN ~/new_photos --tta --fuse-eyes --out grades.csv
+    python -m retinopathy predict --run-dir RUN photo.jpeg
+    python -m retinopathy predict --run-dir RUN ~/new_photos --tta --fuse-eyes --out grades.csv
+    torchrun --nproc_per_node 4 -m retinopathy predict --run-dir RUN ~/new_photos   # sharded
 
 Photos are preprocessed exactly as the run's training photos were (crop or Graham, same size,
 same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
@@ -17,13 +18,13 @@ from pathlib import Path
 from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import PredictConfig
 from retinopathy.predict import predict
-from shared.cli import add_device_argument, default_of, given
+from shared.cli import add_device_argument, add_run_dir_argument, default_of, given
 
 OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="a trained run folder")
+    add_run_dir_argument(p, "a trained run folder", required=True)
     p.add_argument("images", type=Path, metavar="IMAGES", help="a photo or a folder of photos")
     p.add_argument("--out", type=Path, help="CSV to write (default: RUN/predictions/<name>.csv)")
     add_tta_argument(p)

@@ -33,6 +33,7 @@ from shared import backbones
 from shared.cli import (
     add_device_argument,
     add_precision_argument,
+    add_run_dir_argument,
     add_threads_argument,
     default_of,
     given,
@@ -155,11 +156,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="no flips/rotation/crop/colour jitter",
     )
     out = p.add_argument_group("output")
-    out.add_argument(
-        "--run",
-        type=Path,
-        help="run folder (default: runs/retinopathy/<time>-<arch>-<task>)",
-    )
+    add_run_dir_argument(out, "run folder (default: runs/retinopathy/<time>-<arch>-<task>)")
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
     add_tta_argument(out)
 

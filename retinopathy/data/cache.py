@@ -16,9 +16,13 @@ job's own records:
 
 An item's key hashes (real path, mtime, file size), and the folder name carries size and
 settings, so a changed photo or setting misses. Every file is written to a temporary name and
-renamed, so an interrupted run never leaves a half-written photo behind. Under DDP, let rank 0
-prepare and the others wait at a barrier, then call ``prepare_records`` again: with everything
-cached that is a few stat() calls.
+renamed, so an interrupted run never leaves a half-written photo behind.
+
+Under DDP (``torchrun``) every rank calls ``prepare_records`` with the same records: each
+preprocesses its share of the photos still to do, writing their items and its own journal
+(``journal.<rank>.jsonl``, so no two processes append to one file); the entries are gathered,
+and rank 0 alone writes the index, problems.csv and the merged journal. The folder ends exactly
+as a single process leaves it.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from shared.errors import UserError
 from shared.user_dirs import cache_dir
 
 JOURNAL = "journal.jsonl"
+RANK_JOURNALS = "journal.*.jsonl"  # rank r > 0's own, merged into JOURNAL by rank 0
 
 
 def default_cache_dir() -> Path:
@@ -143,6 +148,10 @@ def _file_key(path: Path) -> str | None:
     return short_hash(f"{os.path.realpath(path)}|{st.st_mtime_ns}|{st.st_size}", 20)
 
 
+def _journal_of(folder: Path, rank: int) -> Path:
+    return folder / (JOURNAL if rank == 0 else RANK_JOURNALS.replace("*", str(rank)))
+
+
 def _read_journal(path: Path) -> dict[str, dict]:
     entries: dict[str, dict] = {}
     if not path.exists():
@@ -155,6 +164,29 @@ def _read_journal(path: Path) -> dict[str, dict]:
                 continue
             entries[entry["key"]] = entry
     return entries
+
+
+def _read_journals(folder: Path) -> dict[str, dict]:
+    """The journal's entries, and those of the ranks' own a killed DDP prepare left."""
+    entries: dict[str, dict] = {}
+    for path in [folder / JOURNAL, *sorted(folder.glob(RANK_JOURNALS))]:
+        entries.update(_read_journal(path))
+    return entries
+
+
+def _run_my_share(
+    jobs: list[_Job], workers: int | None, folder: Path, progress: bool
+) -> dict[str, dict]:
+    """This rank's share of ``jobs`` (all of them without DDP), then every rank's results."""
+    from shared import distributed as ddp  # here: torch, which the photo workers never load
+
+    mine, rank, local_ranks = ddp.my_share(jobs), ddp.rank(), ddp.local_world_size()
+    if workers is None and local_ranks > 1:  # the ranks on this machine share its cores
+        workers = max(1, (os.cpu_count() or 1) // local_ranks)
+    done = _run_jobs(
+        mine, worker_count(workers, len(mine)), _journal_of(folder, rank), progress and rank == 0
+    )
+    return {k: v for part in ddp.all_gather_object(done) for k, v in part.items()}
 
 
 def _compact_journal(path: Path, journal: dict[str, dict], live: set[str]) -> None:
@@ -211,6 +243,16 @@ def _check_settings(records: Sequence[Record], size: int, mode: str, storage: st
     check_size(size)
 
 
+def _write_records(folder: Path, prepared: PreparedSet, journal: dict, live: set[str]) -> None:
+    """The journal (every rank's merged into one), the items kept, problems.csv and the index."""
+    _compact_journal(folder / JOURNAL, journal, live)
+    for path in folder.glob(RANK_JOURNALS):  # merged into JOURNAL now
+        path.unlink(missing_ok=True)
+    _remove_leftovers(folder / "items", {k for k in live if journal[k]["status"] == "ok"})
+    _write_problems(folder / PROBLEMS, prepared.problems)
+    write_index(folder, prepared.records, prepared.files)
+
+
 # -- prepare ---------------------------------------------------------------------------------
 
 
@@ -230,11 +272,13 @@ def prepare_records(
     ``rejected`` are rows the reader already refused (bad label, duplicate id, ...); they are
     listed in ``problems.csv`` with the photos that fail here. ``workers``: all cores.
     """
+    from shared import distributed as ddp  # here: torch, which the photo workers never load
+
     _check_settings(records, size, mode, storage)
     cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     folder = dataset_folder(records, cache_dir) / settings_name(size, mode, storage)
     (folder / "items").mkdir(parents=True, exist_ok=True)
-    journal = _read_journal(folder / JOURNAL)
+    journal = _read_journals(folder)
 
     keys = [_file_key(r.path) for r in records]
     targets = {k: item_path(folder, k, storage) for k in keys if k}
@@ -244,8 +288,8 @@ def prepare_records(
             todo[k] = _Job(k, str(r.path), str(targets[k]), size, mode, storage)
     for sub in {Path(j.target).parent for j in todo.values()}:
         sub.mkdir(parents=True, exist_ok=True)
-    workers = worker_count(workers, len(todo))
-    journal.update(_run_jobs(list(todo.values()), workers, folder / JOURNAL, progress))
+    ddp.barrier()  # every rank has taken stock before any writes: they share out the same list
+    journal.update(_run_my_share(list(todo.values()), workers, folder, progress))
 
     prepared = PreparedSet(folder, size, mode, [], [], list(rejected), processed=len(todo))
     prepared.reused = sum(1 for k in keys if k and k not in todo)
@@ -260,11 +304,9 @@ def prepare_records(
         prepared.files.append(targets[k])
         prepared._sums.append((entry["sum"], entry["sumsq"], entry["pixels"]))
 
-    live = {k for k in keys if k}
-    _compact_journal(folder / JOURNAL, journal, live)
-    _remove_leftovers(folder / "items", {k for k in live if journal[k]["status"] == "ok"})
-    _write_problems(folder / PROBLEMS, prepared.problems)
-    write_index(folder, prepared.records, prepared.files)
+    if ddp.is_main_process():
+        _write_records(folder, prepared, journal, {k for k in keys if k})
+    ddp.barrier()  # every rank returns once the index is written
     if not prepared.records:
         reasons = first_reasons([f"{Path(p.path).name}: {p.reason}" for p in prepared.rejected])
         raise UserError(

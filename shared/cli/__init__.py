@@ -19,12 +19,19 @@ import importlib
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from shared.atomic import no_space_in
 from shared.device import DEFAULT_DEVICE, DEVICE_CHOICES
+from shared.distributed import shutdown
 from shared.errors import UserError
 from shared.precision import DEFAULT_PRECISION, PRECISION_CHOICES
+
+# The run folder's flag, then its older spelling: ``torchrun`` reads ``--run`` placed after the
+# script as an abbreviation of its own ``--run-path`` and stops, so ``--run-dir`` is the one to
+# use (and the only one documented); ``--run`` still works when the command is run directly.
+RUN_DIR_FLAG, RUN_DIR_ALIAS = "--run-dir", "--run"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -82,6 +89,8 @@ def main(
             raise
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        shutdown()  # a command run under torchrun joined a process group: leave it cleanly
 
 
 def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -123,4 +132,19 @@ def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGro
         "--threads",
         type=int,
         help="CPU threads (default: the cores not already busy, by the load average)",
+    )
+
+
+def add_run_dir_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str, *, required: bool = False
+) -> None:
+    """The run folder flag, ``--run-dir RUN`` (or ``--run RUN``), as ``args.run``."""
+    parser.add_argument(
+        RUN_DIR_FLAG,
+        RUN_DIR_ALIAS,
+        dest="run",
+        type=Path,
+        metavar="RUN",
+        required=required,
+        help=f"{help} ({RUN_DIR_ALIAS} is the same flag, but torchrun refuses it)",
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from shared.cli import (
     add_device_argument,
     add_precision_argument,
+    add_run_dir_argument,
     add_threads_argument,
     default_of,
     given,
@@ -114,7 +115,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(fit_)
     add_threads_argument(fit_)
     out = p.add_argument_group("output")
-    out.add_argument("--run", type=Path, help="run folder (default runs/style_transfer/...)")
+    add_run_dir_argument(out, "run folder (default runs/style_transfer/...)")
     out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run exactly")
     out.add_argument(
         "--out", type=Path, help="model file (default: registered in the user's styles)"

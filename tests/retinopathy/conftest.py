@@ -16,7 +16,7 @@ def train_args(cache: Path, run: Path) -> list[str]:
     return [
         "train", "--arch", "resnet18", "--epochs", "2", "--image-size", "32",
         "--synthetic-images", "400", "--synthetic-size", "128", "--batch-size", "32",
-        "--pretrained", "no", "--cache", str(cache), "--workers", "2", "--run", str(run),
+        "--pretrained", "no", "--cache", str(cache), "--workers", "2", "--run-dir", str(run),
     ]  # fmt: skip
 
 

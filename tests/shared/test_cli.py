@@ -10,7 +10,16 @@ import types
 
 import pytest
 
-from shared.cli import add_device_argument, default_of, given, main
+from shared.cli import (
+    RUN_DIR_ALIAS,
+    RUN_DIR_FLAG,
+    add_device_argument,
+    add_run_dir_argument,
+    build_parser,
+    default_of,
+    given,
+    main,
+)
 from shared.errors import UserError
 
 
@@ -94,3 +103,53 @@ def test_default_of_reads_plain_and_factory_defaults():
     assert default_of(Settings, "widths") == (16, 32)
     with pytest.raises(KeyError):
         default_of(Settings, "missing")
+
+
+def _torchrun_options() -> set[str]:
+    from torch.distributed.run import get_args_parser
+
+    return {o for action in get_args_parser()._actions for o in action.option_strings}
+
+
+def _every_flag() -> list[tuple[str, str, str]]:
+    """(app module, sub-command, flag) for every flag of every command of both apps."""
+    import retinopathy.__main__ as retinopathy
+    import style_transfer.__main__ as style_transfer
+
+    found = []
+    for app in (retinopathy, style_transfer):
+        parser = build_parser("app", "", app.COMMANDS)
+        (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for command, sub in commands.choices.items():
+            flags = {flag for action in sub._actions for flag in action.option_strings}
+            found += [(app.__spec__.parent, command, flag) for flag in sorted(flags)]
+    return found
+
+
+def test_torchrun_passes_every_flag_of_every_command_to_the_app():
+    """torchrun refuses a flag after the script that abbreviates two of its own options
+    (``--run``: ``--run-path``/``--run_path``), and would take one that abbreviates one."""
+    from torch.distributed.run import get_args_parser
+
+    options, flags = _torchrun_options(), _every_flag()
+    assert len({app for app, _, _ in flags}) == 2 and len(flags) > 100
+    prefixes = {f for _, _, f in flags if any(o.startswith(f) and o != f for o in options)}
+    assert prefixes <= {RUN_DIR_ALIAS}, "a flag torchrun reads as its own: rename it"
+    with_run_dir = {(app, c) for app, c, f in flags if f == RUN_DIR_FLAG}
+    assert with_run_dir == {(app, c) for app, c, f in flags if f == RUN_DIR_ALIAS} == {
+        ("retinopathy", "train"), ("retinopathy", "evaluate"), ("retinopathy", "predict"),
+        ("style_transfer", "train"),
+    }  # fmt: skip
+    for app, command, flag in flags:
+        if flag == RUN_DIR_ALIAS:
+            continue
+        argv = ["--nproc_per_node", "2", "-m", app, command, flag, "x"]
+        assert get_args_parser().parse_args(argv).training_script_args == [command, flag, "x"]
+
+
+def test_the_run_folder_flag_and_its_alias_set_one_value(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_run_dir_argument(parser, "a run folder")
+    for flag in (RUN_DIR_FLAG, RUN_DIR_ALIAS):
+        assert parser.parse_args([flag, str(tmp_path)]).run == tmp_path
+    assert RUN_DIR_FLAG in parser.format_help()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,15 +20,19 @@ from shared.distributed import (
     WeightedDistributedSampler,
     all_gather_object,
     all_reduce_sum,
+    batch_ranges,
     broadcast_buffers,
     in_input_order,
     is_main_process,
+    local_world_size,
     my_share,
+    on_main,
     rank,
     world_size,
 )
 from shared.engine import classification_eval, evaluate
-from shared.runs import MetricsLog, RunPaths
+from shared.errors import UserError
+from shared.runs import MetricsLog, RunPaths, new_run_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_training import TinyImages, TinyNet, tiny_config
@@ -40,17 +46,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ddp_worker(local_rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
-    """One rank, set up as torchrun would (environment variables), training the tiny model."""
+def _join_as_rank(local_rank: int, world: int, port: int) -> None:
+    """Join a gloo process group set up as torchrun would (environment variables)."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(local_rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(local_rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(local_rank), LOCAL_WORLD_SIZE=str(world),
     )  # fmt: skip
     torch.set_num_threads(1)
-    from shared.distributed import cleanup, init_distributed
-    from shared.engine import Trainer
+    from shared.distributed import init_distributed
 
     assert init_distributed(torch.device("cpu"))
+
+
+def _ddp_worker(local_rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
+    """One rank training the tiny model."""
+    _join_as_rank(local_rank, world, port)
+    from shared.distributed import cleanup
+    from shared.engine import Trainer
+
     expected = TinyImages(VAL_SIZE, seed=2, augment=False).labels
 
     def metrics(outputs, targets):
@@ -100,9 +113,54 @@ def test_ddp_two_gloo_ranks_train_one_model(tmp_path):
     assert rows[-1]["val_loss"] == pytest.approx(single["loss"], rel=1e-5)
 
 
+def _refuse_on_rank_0() -> None:
+    raise UserError(f"refused by rank {rank()}")
+
+
+def _once_worker(local_rank: int, world: int, port: int, root: str, out_dir: str) -> None:
+    """One rank asking for a new run folder, the clock and a refusal, each decided once."""
+    _join_as_rank(local_rank, world, port)
+    from shared.distributed import shutdown
+
+    made = new_run_dir("demo", "tiny", root=root)
+    if local_rank == 1:
+        time.sleep(1.2)  # a second later: a clock read on each rank would differ
+    stamp = on_main(time.strftime, "%H:%M:%S")
+    try:
+        on_main(_refuse_on_rank_0)
+        error = None
+    except UserError as exc:
+        error = str(exc)
+    record = {"made": str(made), "stamp": stamp, "error": error, "local": local_world_size()}
+    (Path(out_dir) / f"rank{local_rank}.json").write_text(json.dumps(record))
+    shutdown()
+
+
+def test_one_decision_for_every_rank_run_folder_clock_and_errors(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "out"
+    out.mkdir()
+    mp.spawn(_once_worker, args=(2, _free_port(), str(root), str(out)), nprocs=2, join=True)
+
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    (folder,) = (root / "demo").iterdir()  # one folder for the run, not one per rank
+    assert [r["made"] for r in ranks] == [str(folder)] * 2
+    assert ranks[0]["stamp"] == ranks[1]["stamp"]
+    # Rank 0's refusal reaches rank 1 too, instead of leaving it waiting.
+    assert [r["error"] for r in ranks] == ["refused by rank 0"] * 2
+    assert [r["local"] for r in ranks] == [2, 2]
+
+
+def test_batch_ranges_are_the_batches_of_one_process():
+    assert batch_ranges(7, 3) == [range(0, 3), range(3, 6), range(6, 7)]
+    assert batch_ranges(0, 3) == []
+    shares = [my_share(batch_ranges(7, 3), num_replicas=2, rank=r) for r in (0, 1)]
+    assert [i for b in in_input_order(shares) for i in b] == list(range(7))
+
+
 def test_helpers_are_identities_without_a_process_group():
     assert (rank(), world_size(), is_main_process()) == (0, 1, True)
     assert all_gather_object({"a": 1}) == [{"a": 1}]
+    assert on_main(sum, [1, 2]) == 3 and local_world_size() == 1
     t = torch.tensor([1.0, 2.0])
     assert all_reduce_sum(t) is t and t.tolist() == [1.0, 2.0]
     bn = nn.BatchNorm1d(2)

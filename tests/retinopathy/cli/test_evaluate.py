@@ -14,14 +14,14 @@ from retinopathy.__main__ import main
 def test_evaluate_again_reproduces_the_test_metrics(trained, capsys) -> None:
     run, _ = trained
     before = json.loads((run / "test_metrics.json").read_text())["summary"]
-    assert main(["evaluate", "--run", str(run)]) == 0
+    assert main(["evaluate", "--run-dir", str(run)]) == 0
     after = json.loads((run / "test_metrics.json").read_text())["summary"]
     assert after == before
     assert "QWK" in capsys.readouterr().out
 
 
 def test_a_folder_that_is_not_a_run_is_one_line(tmp_path: Path, capsys) -> None:
-    assert main(["evaluate", "--run", str(tmp_path)]) == 2
+    assert main(["evaluate", "--run-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a run folder" in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
@@ -36,7 +36,7 @@ def test_absent_device_is_one_line_and_creates_nothing(
     run, _ = trained
     report = (run / "report.md").stat().st_mtime_ns
     for target in (tmp_path / "nowhere", run):
-        assert main(["evaluate", "--run", str(target), "--device", device]) == 2
+        assert main(["evaluate", "--run-dir", str(target), "--device", device]) == 2
         err = capsys.readouterr().err.strip()
         assert device in err and len(err.splitlines()) == 1
     assert not (tmp_path / "nowhere").exists()

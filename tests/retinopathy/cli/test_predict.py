@@ -18,7 +18,7 @@ def test_predict_grades_the_real_retina_photo(trained, tmp_path: Path) -> None:
     image = tmp_path / "retina.jpg"
     cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
     out = tmp_path / "grades.csv"
-    assert main(["predict", "--run", str(run), str(image), "--out", str(out), "--tta"]) == 0
+    assert main(["predict", "--run-dir", str(run), str(image), "--out", str(out), "--tta"]) == 0
     df = pd.read_csv(out)
     assert list(df["id"]) == ["retina"]
     probs = df[[f"p_{k}" for k in range(5)]].to_numpy()
@@ -36,7 +36,7 @@ def test_predict_folder_skips_and_lists_unreadable_files(trained, tmp_path: Path
     cv2.imwrite(str(folder / "7_right.jpeg"), cv2.flip(rgb, 1))
     (folder / "broken.jpeg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     out = tmp_path / "grades.csv"
-    code = main(["predict", "--run", str(run), str(folder), "--out", str(out), "--fuse-eyes"])
+    code = main(["predict", "--run-dir", str(run), str(folder), "--out", str(out), "--fuse-eyes"])
     assert code == 0
     assert sorted(pd.read_csv(out)["id"]) == ["7_left", "7_right"]
     printed = capsys.readouterr().out
@@ -48,7 +48,7 @@ def test_default_output_goes_into_the_run(trained, tmp_path: Path) -> None:
     image = tmp_path / "eye.png"
     cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
     before = set((run / "predictions").glob("eye-*.csv"))
-    assert main(["predict", "--run", str(run), str(image)]) == 0
+    assert main(["predict", "--run-dir", str(run), str(image)]) == 0
     (written,) = set((run / "predictions").glob("eye-*.csv")) - before
     assert list(pd.read_csv(written)["id"]) == ["eye"]
     written.unlink()
@@ -57,9 +57,9 @@ def test_default_output_goes_into_the_run(trained, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["predict", "--run", "{run}", "{tmp}/missing.jpg"], "does not exist"),
-        (["predict", "--run", "{run}", "{tmp}/bad.jpg"], "cannot read"),
-        (["predict", "--run", "{tmp}", "{tmp}/bad.jpg"], "not a run folder"),
+        (["predict", "--run-dir", "{run}", "{tmp}/missing.jpg"], "does not exist"),
+        (["predict", "--run-dir", "{run}", "{tmp}/bad.jpg"], "cannot read"),
+        (["predict", "--run-dir", "{tmp}", "{tmp}/bad.jpg"], "not a run folder"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, capsys, argv, message):
@@ -80,7 +80,8 @@ def test_absent_device_is_one_line(trained, tmp_path: Path, capsys, monkeypatch)
     cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
     out = tmp_path / "grades.csv"
     assert (
-        main(["predict", "--run", str(run), str(image), "--out", str(out), "--device", "cuda"]) == 2
+        main(["predict", "--run-dir", str(run), str(image), "--out", str(out), "--device", "cuda"])
+        == 2
     )
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not out.exists()

@@ -90,7 +90,7 @@ def test_unknown_architecture_is_one_line_and_writes_nothing(tmp_path: Path, cap
         "resnet19",
         "--cache",
         str(tmp_path / "c"),
-        "--run",
+        "--run-dir",
         str(tmp_path / "r"),
     ]
     assert main(argv) == 2
@@ -106,7 +106,7 @@ def test_absent_device_is_one_line_and_creates_nothing(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     run = tmp_path / "R"
-    argv = ["train", "--device", device, "--run", str(run), "--cache", str(tmp_path / "cache")]
+    argv = ["train", "--device", device, "--run-dir", str(run), "--cache", str(tmp_path / "cache")]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("retinopathy: error:") and device in err and len(err.splitlines()) == 1
@@ -120,7 +120,7 @@ def test_absent_device_on_the_command_line(tmp_path: Path) -> None:
     here, xdg = tmp_path / "here", tmp_path / "xdg"
     here.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(xdg)}
-    cmd = [sys.executable, "-m", "retinopathy", "train", "--device", "cuda", "--run", "R"]
+    cmd = [sys.executable, "-m", "retinopathy", "train", "--device", "cuda", "--run-dir", "R"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=here, timeout=120)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert list(here.iterdir()) == [] and not (xdg / "visionlab").exists()  # no run, no cache

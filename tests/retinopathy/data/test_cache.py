@@ -215,3 +215,18 @@ def test_a_concurrent_writers_temporary_is_left_and_a_dead_ones_removed(tmp_path
     assert again.reused == 2
     assert in_flight.exists() and not leftover.exists()
     assert all(f.exists() for f in again.files)
+
+
+def test_a_killed_ddp_prepares_rank_journals_are_resumed_and_merged(tmp_path: Path) -> None:
+    """A torchrun prepare killed mid-way leaves rank 1's own journal: it counts as done work."""
+    root = write_eyepacs(tmp_path / "eyepacs", {f"{p}_left": p % 5 for p in range(6)})
+    records = load_source(root).records
+    first = prepare_records(records, 40, cache_dir=tmp_path / "c", workers=1, progress=False)
+    journal = first.folder / cache.JOURNAL
+    whole = journal.read_text()
+    lines = whole.splitlines(keepends=True)
+    journal.write_text("".join(lines[::2]))  # rank 0's share, as the kill left it
+    (first.folder / "journal.1.jsonl").write_text("".join(lines[1::2]))
+    again = prepare_records(records, 40, cache_dir=tmp_path / "c", workers=1, progress=False)
+    assert (again.processed, again.reused) == (0, 6)
+    assert journal.read_text() == whole and not (first.folder / "journal.1.jsonl").exists()
