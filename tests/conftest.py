@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import matplotlib
 import pytest
@@ -22,9 +23,15 @@ def _deterministic():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_torch_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """No test reads or writes the user's weights cache, or the project's own cache."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch_home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg_cache"))
-    os.environ.setdefault("VISIONLAB_OFFLINE", "1")
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's weights cache or the project's own cache (prepared
+    photos, precision verdicts). Session-wide, so session fixtures (a trained run) and the
+    subprocesses tests start see the same folders as every test."""
+    base = tmp_path_factory.getbasetemp()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TORCH_HOME", str(base / "torch_home"))
+    patch.setenv("XDG_CACHE_HOME", str(base / "xdg_cache"))
+    patch.setenv("VISIONLAB_OFFLINE", os.environ.get("VISIONLAB_OFFLINE", "1"))
+    yield
+    patch.undo()
