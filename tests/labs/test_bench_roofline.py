@@ -25,5 +25,5 @@ def test_johnson_rows_count_the_same_work_in_both_precisions():
 
 def test_table_gives_each_workload_its_share_of_the_same_precision_peak(capsys):
     rows = [bench_roofline.Row("work", DTYPES["bf16"], seconds=2.0, flops=400e9)]
-    bench_roofline.print_table(rows, {DTYPES["bf16"]: 400.0})
-    assert "| work | bf16 | 2.000 | 400.0 | 200 | 50% |" in capsys.readouterr().out
+    bench_roofline.print_table(rows, {DTYPES["bf16"]: 400.0}, {DTYPES["bf16"]: 800.0})
+    assert "| work | bf16 | 2.000 | 400.0 | 200 | 50% | 25% |" in capsys.readouterr().out
