@@ -10,7 +10,9 @@ not run.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,8 @@ class Case:
     tried: str  # the input class or the fault
     user_gets: str  # the outcome: the message's words, and what is kept or written
     message: str | None = None  # a regex the one-line error (or warning) must match
+    # the test file that declares it: the table follows the files, whatever imported them first
+    source: str = field(default="", compare=False)
 
     def matches(self, text: str) -> bool:
         return self.message is None or re.search(self.message, text) is not None
@@ -32,7 +36,9 @@ def case(
     command: str, tried: str, user_gets: str, *values: object, message: str | None = None, id: str
 ) -> pytest.param:
     """One parametrisation entry, recorded for the README: ``pytest.param(Case, *values)``."""
-    entry = Case(command, tried, user_gets, message)
+    entry = Case(
+        command, tried, user_gets, message, Path(sys._getframe(1).f_globals["__file__"]).name
+    )
     REGISTRY.append(entry)
     return pytest.param(entry, *values, id=id)
 

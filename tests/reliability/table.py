@@ -23,7 +23,8 @@ def collected() -> list[Case]:
     for path in sorted(HERE.glob("test_*.py")):
         importlib.import_module(f"tests.reliability.{path.stem}")
     seen: dict[Case, None] = dict.fromkeys(REGISTRY)
-    return list(seen)
+    order = {case: i for i, case in enumerate(seen)}
+    return sorted(seen, key=lambda case: (case.source, order[case]))
 
 
 def _cell(text: str) -> str:

@@ -33,7 +33,7 @@ def train_argv(cache: Path, run: Path) -> list[str]:
     return [
         "train", "--arch", ARCH, "--task", "referable", "--epochs", "2", "--image-size", "32",
         "--synthetic-images", "60", "--synthetic-size", "64", "--batch-size", "16",
-        "--pretrained", "no", "--cache", str(cache), "--workers", "1", "--run", str(run),
+        "--pretrained", "no", "--cache", str(cache), "--workers", "1", "--run-dir", str(run),
     ]  # fmt: skip
 
 
@@ -97,19 +97,20 @@ def _a_file(tmp: Path) -> Path:
 
 NOT_A_RUN = [
     case(
-        "retinopathy train --run", "RUN= a folder holding the user's report.md and metrics.csv",
+        "retinopathy train --run-dir", "RUN= a folder holding the user's report.md and metrics.csv",
         "refused in one line before any work, exit 2; the folder is left byte for byte",
         "retinopathy", _user_folder,
         message=r"mine already holds files and is not a run folder \(metrics\.csv, report\.md\)",
         id="train-run-user-folder",
     ),
     case(
-        "retinopathy train --run", "RUN= an existing file",
+        "retinopathy train --run-dir", "RUN= an existing file",
         "refused in one line, exit 2; the file is left as it was", "retinopathy", _a_file,
         message=r"notes\.txt exists and is not a folder", id="train-run-a-file",
     ),
     case(
-        "style-transfer train --run", "--run a folder holding the user's report.md and metrics.csv",
+        "style-transfer train --run-dir",
+        "--run-dir a folder holding the user's report.md and metrics.csv",
         "refused in one line before any work, exit 2; the folder is left byte for byte",
         "style_transfer", _user_folder,
         message=r"mine already holds files and is not a run folder",
@@ -131,7 +132,7 @@ def test_a_run_is_never_written_into_a_folder_that_is_not_one(
     else:
         (tmp_path / "photos").mkdir()
         photos, style = write_photos(tmp_path / "photos"), write_style(tmp_path / "style.png")
-        argv = ["train", "--style", "mine", *tiny_args(photos, style), "--run", str(target)]
+        argv = ["train", "--style", "mine", *tiny_args(photos, style), "--run-dir", str(target)]
         main = style_transfer
     before = snapshot(tmp_path)
     assert main(argv) == 2
@@ -198,10 +199,10 @@ def test_a_missing_best_model_is_never_replaced_silently(
     assert (last["epoch"], last["best_epoch"]) == (2, 1)  # the tiny run's own history
     paths.best.unlink()
     if command == "evaluate":
-        assert retinopathy(["evaluate", "--run", str(run_copy)]) == 0
+        assert retinopathy(["evaluate", "--run-dir", str(run_copy)]) == 0
     else:
         out = tmp_path / "grades.csv"
-        argv = ["predict", "--run", str(run_copy), str(retina_jpg(tmp_path)), "--out", str(out)]
+        argv = ["predict", "--run-dir", str(run_copy), str(retina_jpg(tmp_path)), "--out", str(out)]
         assert retinopathy(argv) == 0 and out.is_file()
     warned(recwarn, entry)
     if command == "evaluate":
@@ -348,9 +349,9 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(
     image = retina_jpg(tmp_path)
     before = snapshot(tmp_path)
     argv = (
-        ["evaluate", "--run", str(run_copy)]
+        ["evaluate", "--run-dir", str(run_copy)]
         if command == "evaluate"
-        else ["predict", "--run", str(run_copy), str(image), "--out", str(tmp_path / "g.csv")]
+        else ["predict", "--run-dir", str(run_copy), str(image), "--out", str(tmp_path / "g.csv")]
     )
     assert retinopathy(argv) == 2
     one_line_error(capsys.readouterr().err, entry)
@@ -374,7 +375,7 @@ def test_an_unnamed_checkpoint_that_fits_is_used_with_a_warning(entry, dr_run, r
     state = load_checkpoint(paths.best)
     assert state.pop("arch") == ARCH
     save_checkpoint(paths.best, state)
-    assert retinopathy(["evaluate", "--run", str(run_copy)]) == 0
+    assert retinopathy(["evaluate", "--run-dir", str(run_copy)]) == 0
     warned(recwarn, entry)
     got = json.loads((run_copy / "test_metrics.json").read_text())["summary"]
     assert got == json.loads((dr_run[0] / "test_metrics.json").read_text())["summary"]
