@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -38,10 +39,13 @@ CASES = [
 @pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 @pytest.mark.parametrize(("entry", "goals"), CASES)
 def test_make_targets_print_the_program_line_first(entry, goals):
-    # -o: the virtualenv counts as built; PY: this interpreter, whatever made it.
+    # -o: the virtualenv counts as built; PY: this interpreter, whatever made it. Run as the
+    # user's own make, not as a sub-make of `make test` (which would say "make[1]").
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     result = subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", f"PY={sys.executable}", *goals],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
