@@ -219,6 +219,7 @@ class EvaluateConfig:
     run: Path
     tta: bool | None = None  # None: as the run was trained
     device: str = DEFAULT_DEVICE
+    threads: int | None = None  # None: the run's recorded count, which reproduces its own numbers
 
 
 @dataclass
@@ -232,8 +233,11 @@ class PredictConfig:
     fuse_eyes: bool = False  # blend the two eyes of <patient>_left / <patient>_right
     batch_size: int = 32
     device: str = DEFAULT_DEVICE
+    threads: int | None = None  # None: the idle cores, by the load average
 
     def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, not {self.threads}")
         if self.batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, not {self.batch_size}")
         if self.out is not None and Path(self.out).is_dir():

@@ -32,7 +32,7 @@ from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import reopen
 from retinopathy.tasks import Task
 from shared.atomic import atomic_write_text
-from shared.device import pick_device
+from shared.device import describe, pick_device
 from shared.distributed import (
     all_gather_object,
     barrier,
@@ -43,6 +43,7 @@ from shared.distributed import (
     my_share,
 )
 from shared.runs import MetricsLog, RunPaths, progress, remove_run_temporaries, require_run_dir
+from shared.threads import cpu_threads
 
 PREDICTIONS = "test_predictions.csv"
 METRICS_JSON = "test_metrics.json"
@@ -57,8 +58,10 @@ def evaluate(config: EvaluateConfig | str | Path) -> Path:
     init_distributed(device)
     paths = require_run_dir(config.run)
     kept = load_run_model(paths.root)
-    data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
-    return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept)
+    with cpu_threads(config.threads or kept.config.train.threads):
+        print(f"evaluating {paths.root} on {describe(device)}", flush=True)
+        data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
+        return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept)
 
 
 def evaluate_run(

@@ -51,6 +51,7 @@ from shared.distributed import (
 from shared.errors import UserError
 from shared.image_files import list_images
 from shared.runs import progress
+from shared.threads import cpu_threads
 
 EYE_PAIR = re.compile(r"^(?P<patient>.+)_(?P<eye>left|right)$", re.IGNORECASE)
 UNVALIDATED_ALPHA = 0.5  # a run never evaluated: each eye counts as much as its twin
@@ -116,9 +117,10 @@ def grade_photos(config: PredictConfig) -> Graded:
     mine = my_share(batches)
     bar = progress(total=sum(map(len, mine)), desc="predict", unit="photo", leave=False)
     graded = []
-    for paths in mine:
-        graded.append(_grade_batch(kept, paths, device, config.tta))
-        bar.update(len(paths))
+    with cpu_threads(config.threads):
+        for paths in mine:
+            graded.append(_grade_batch(kept, paths, device, config.tta))
+            bar.update(len(paths))
     bar.close()
     results = in_input_order(all_gather_object(graded))
     good = [p for paths, _, _ in results for p in paths]

@@ -16,15 +16,16 @@ import argparse
 from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
-from shared.cli import add_device_argument, add_run_dir_argument, given
+from shared.cli import add_device_argument, add_run_dir_argument, add_threads_argument, given
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_dir_argument(p, "a finished run folder", required=True)
     add_tta_argument(p, default="as the run was trained")
     add_device_argument(p)
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    evaluate(EvaluateConfig(**given(args, "run", "tta", "device")))
+    evaluate(EvaluateConfig(**given(args, "run", "tta", "device", "threads")))
     return 0

@@ -18,9 +18,15 @@ from pathlib import Path
 from retinopathy.cli.flags import add_tta_argument
 from retinopathy.config import PredictConfig
 from retinopathy.predict import predict
-from shared.cli import add_device_argument, add_run_dir_argument, default_of, given
+from shared.cli import (
+    add_device_argument,
+    add_run_dir_argument,
+    add_threads_argument,
+    default_of,
+    given,
+)
 
-OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device")
+OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device", "threads")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"photos per forward pass (default: {default_of(PredictConfig, 'batch_size')})",
     )
     add_device_argument(p)
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:

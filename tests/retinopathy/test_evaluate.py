@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from retinopathy.data import synthetic
 from retinopathy.evaluate import evaluate
@@ -56,3 +57,24 @@ def test_predictions_file_has_labels_grades_and_class_names(trained) -> None:
 
 def _refuse(*args, **kwargs):
     raise AssertionError("evaluate must not prepare or draw anything")
+
+
+def test_evaluate_computes_with_the_runs_recorded_threads_unless_told(trained, monkeypatch):
+    import torch
+
+    module = importlib.import_module("retinopathy.evaluate")
+    from retinopathy.config import EvaluateConfig, PredictConfig
+    from shared.errors import UserError
+
+    run, _ = trained
+    recorded = json.loads((run / "config.json").read_text())["train"]["threads"]
+    seen = []
+    monkeypatch.setattr(
+        module, "evaluate_run", lambda *a, **k: seen.append(torch.get_num_threads())
+    )
+    torch.set_num_threads(recorded + 1)  # what this process would otherwise use
+    evaluate(EvaluateConfig(run))
+    evaluate(EvaluateConfig(run, threads=recorded + 1))
+    assert seen == [recorded, recorded + 1]
+    with pytest.raises(UserError, match="threads must be at least 1"):
+        PredictConfig(run, images=run, threads=0)

@@ -61,7 +61,8 @@ def test_killed_run_resumes_to_the_same_test_metrics(trained, tmp_path: Path) ->
     # this process may have changed it from the default a fresh process gets).
     threads = load_checkpoint(reference / "checkpoints" / "last.pt")["threads"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "retinopathy", *train_args(cache, run)]
+    # --threads too: a fresh run would otherwise choose by the load of the moment
+    cmd = [sys.executable, "-m", "retinopathy", *train_args(cache, run), "--threads", str(threads)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = run / "checkpoints" / "last.pt"
     deadline = time.time() + 120
