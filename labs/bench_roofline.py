@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from labs.bench import add_parts_argument
 from shared import backbones
+from shared.cli import add_threads_argument
 from shared.precision import NAMES, describe_capability, median_seconds
 from shared.threads import cpu_threads
 from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
@@ -153,9 +154,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_parts_argument(parser, PARTS)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default: 3)")
-    parser.add_argument(
-        "--threads", type=int, help="CPU threads (default: the idle cores, by the load average)"
-    )
+    add_threads_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -59,7 +59,7 @@ from torch import nn
 
 from retinopathy.losses import LOSS_CHOICES, make_criterion
 from retinopathy.thresholds import midpoints
-from shared.engine.steps import split_logits
+from shared.engine.steps import CriterionOn, split_logits
 from shared.errors import UserError
 
 HEAD_CHOICES = ("classify", "regress", "ordinal")
@@ -289,24 +289,12 @@ class CumulativeBCE(_PerPhotoLoss):
         return self.reduce(bce.sum(1), target)
 
 
-class _OnDevice:
-    """The criterion moved (its buffers) to the batch's device once, not every step."""
-
-    def __init__(self, criterion: nn.Module) -> None:
-        self.criterion, self.device = criterion, None
-
-    def __call__(self, device: torch.device) -> nn.Module:
-        if device != self.device:
-            self.criterion, self.device = self.criterion.to(device), device
-        return self.criterion
-
-
 def head_step(
     head: Head, criterion: nn.Module, aux_weight: float = 0.4
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, Any]]]:
     """The engine's ``step_fn`` for any head: ``criterion(out) + aux_weight * criterion(aux)``,
     with the batch accuracy of the head's own predicted classes (default cut points)."""
-    on_device = _OnDevice(criterion)
+    on_device = CriterionOn(criterion)
 
     def step(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
         images, targets = batch[0], batch[1]
@@ -325,7 +313,7 @@ def head_eval(
     head: Head, criterion: nn.Module
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The engine's ``eval_fn`` for any head: ``(loss, raw outputs, labels)``."""
-    on_device = _OnDevice(criterion)
+    on_device = CriterionOn(criterion)
 
     def evaluate_batch(model: nn.Module, batch: Any):
         images, targets = batch[0], batch[1]

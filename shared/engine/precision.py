@@ -70,10 +70,14 @@ def recorded_precision(run_dir: str | Path) -> str | None:
     return train.get("precision") if isinstance(train, dict) else None
 
 
-def record_precision(run_dir: str | Path, precision: str) -> None:
-    """Write the resolved ``precision`` into a config.json that says ``auto`` (an app writes its
-    config before the Trainer resolves it); a resolved record is the run's and is kept."""
+def record_precision(run_dir: str | Path, precision: str, *, write: bool = True) -> dict[str, Any]:
+    """The run's config.json, with the resolved ``precision`` in place of ``auto`` (an app writes
+    its config before the Trainer resolves it) and written back when ``write``; a resolved record
+    is the run's and is kept."""
     config = read_config(run_dir)
     train = config.get("train")
     if isinstance(train, dict) and train.get("precision", "auto") == "auto":
-        write_config(run_dir, {**config, "train": {**train, "precision": precision}})
+        config = {**config, "train": {**train, "precision": precision}}
+        if write:
+            write_config(run_dir, config)
+    return config

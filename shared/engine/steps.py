@@ -22,7 +22,7 @@ def split_logits(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     return output, None
 
 
-class _CriterionOn:
+class CriterionOn:
     """The criterion moved (its class weights) to the batch's device, once, not every step."""
 
     def __init__(self, criterion: nn.Module) -> None:
@@ -42,7 +42,7 @@ def classification_step(
     ``criterion`` defaults to cross-entropy; pass ``nn.CrossEntropyLoss(weight=w)`` for
     class-weighted CE (its weight is moved to the batch's device once).
     """
-    crit_on = _CriterionOn(criterion or nn.CrossEntropyLoss())
+    crit_on = CriterionOn(criterion or nn.CrossEntropyLoss())
 
     def step(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
         images, targets = batch[0], batch[1]
@@ -60,7 +60,7 @@ def classification_eval(
     criterion: nn.Module | None = None,
 ) -> Callable[[nn.Module, Any], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``eval_fn`` for ``(images, labels)`` batches: ``(loss, logits, labels)``."""
-    crit_on = _CriterionOn(criterion or nn.CrossEntropyLoss())
+    crit_on = CriterionOn(criterion or nn.CrossEntropyLoss())
 
     def evaluate_batch(model: nn.Module, batch: Any):
         images, targets = batch[0], batch[1]

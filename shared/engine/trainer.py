@@ -193,9 +193,7 @@ class Trainer:
 
     def _init_run_folder(self) -> dict[str, Any]:
         if self.run.config.is_file():
-            if self.is_main:
-                record_precision(self.run.root, self.config.precision)
-            return read_config(self.run.root)
+            return record_precision(self.run.root, self.config.precision, write=self.is_main)
         config = {"train": self.config.to_dict()}
         if self.is_main:
             write_config(self.run.root, config)

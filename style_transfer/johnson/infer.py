@@ -76,14 +76,16 @@ def choose_precision(model: nn.Module, name: str, device: torch.device) -> torch
     the caller (bf16 pays on a CPU only with bf16 weights, not under autocast). ``auto``'s check
     times one forward pass in each, remembered per machine and network widths."""
 
-    def pays(dtype: torch.dtype) -> bool:
+    def measure(dtype: torch.dtype) -> bool:
         x = channels_last(torch.rand(1, 3, PROBE_SIDE, PROBE_SIDE, device=device))
         low = copy.deepcopy(model).to(dtype)
+        with torch.inference_mode():
+            return faster(lambda: model(x), lambda: low(x.to(dtype)))
+
+    def pays(dtype: torch.dtype) -> bool:
         widths = ",".join(str(p.shape[0]) for p in model.parameters() if p.ndim == 4)
         key = f"{machine_key(device)}; johnson {NAMES[dtype]} weights; widths {widths}"
-        with torch.inference_mode():
-            check = lambda: faster(lambda: model(x), lambda: low(x.to(dtype)))  # noqa: E731
-            return remembered(key, check)
+        return remembered(key, lambda: measure(dtype))  # the copy only when it is measured
 
     return resolve_precision(name, device, pays)
 
