@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 
 # Optional arguments become flags only when set, so the CLI defaults stay the single source.
 opt = $(if $($(1)),$(2) $($(1)))
+# A required variable, named as the user types it (not as the flag it becomes), checked before
+# the program starts.
+need = test -n "$($(1))" || { echo "make $@: $(1)=$(2) is required" >&2; exit 2; }
 
 # User commands run without make echoing them first: their output starts with their own lines.
 .PHONY: help venv test lint format retinopathy evaluate predict stylize train-style \
@@ -35,17 +38,17 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-ARCH ?= resnet18
 retinopathy: $(STAMP)
-	@$(PY) -m retinopathy train $(DATA) --arch $(ARCH) $(call opt,TASK,--task) \
+	@$(PY) -m retinopathy train $(DATA) $(call opt,ARCH,--arch) $(call opt,TASK,--task) \
 		$(call opt,EPOCHS,--epochs) $(call opt,IMAGE_SIZE,--image-size) $(call opt,BATCH,--batch-size) \
 		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run-dir) $(call opt,RESUME,--resume) $(ARGS)
 
 evaluate: $(STAMP)
-	@$(PY) -m retinopathy evaluate --run-dir $(RUN) $(ARGS)
+	@$(call need,RUN,<run folder>); $(PY) -m retinopathy evaluate --run-dir $(RUN) $(ARGS)
 
 predict: $(STAMP)
-	@$(PY) -m retinopathy predict --run-dir $(RUN) $(IMAGES) $(ARGS)
+	@$(call need,RUN,<run folder>); $(call need,IMAGES,<photo or folder>); \
+		$(PY) -m retinopathy predict --run-dir $(RUN) $(IMAGES) $(ARGS)
 
 STYLE ?= starry
 stylize: $(STAMP)
@@ -58,7 +61,8 @@ train-style: $(STAMP)
 		$(call opt,DATA,--data) $(ARGS)
 
 stylize-video: $(STAMP)
-	@$(PY) -m style_transfer video --style $(STYLE) $(VIDEO) $(call opt,OUT,--out) $(ARGS)
+	@$(call need,VIDEO,<video file>); \
+		$(PY) -m style_transfer video --style $(STYLE) $(VIDEO) $(call opt,OUT,--out) $(ARGS)
 
 lab: $(STAMP)
 	@$(PY) -m labs $(LAB) $(ARGS)

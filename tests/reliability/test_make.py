@@ -26,6 +26,30 @@ CASES = [
         id="make-evaluate-missing-run",
     ),
     case(
+        "make evaluate",
+        "no RUN= at all",
+        "exit 2; one line naming the make variable (RUN=), not the flag it becomes",
+        ["evaluate"],
+        message=r"^make evaluate: RUN=<run folder> is required$",
+        id="make-evaluate-no-run",
+    ),
+    case(
+        "make predict",
+        "RUN= given, no IMAGES=",
+        "exit 2; one line naming IMAGES=, before any model is loaded",
+        ["predict", "RUN=nowhere-at-all"],
+        message=r"^make predict: IMAGES=<photo or folder> is required$",
+        id="make-predict-no-images",
+    ),
+    case(
+        "make stylize-video",
+        "no VIDEO=",
+        "exit 2; one line naming VIDEO=",
+        ["stylize-video"],
+        message=r"^make stylize-video: VIDEO=<video file> is required$",
+        id="make-video-no-video",
+    ),
+    case(
         "make stylize",
         "STYLE= a name that is neither bundled nor given an image",
         "exit 2; the program's one line first, naming the bundled styles; no command echo",
@@ -36,13 +60,11 @@ CASES = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
-@pytest.mark.parametrize(("entry", "goals"), CASES)
-def test_make_targets_print_the_program_line_first(entry, goals):
+def _make(*goals: str) -> subprocess.CompletedProcess:
     # -o: the virtualenv counts as built; PY: this interpreter, whatever made it. Run as the
     # user's own make, not as a sub-make of `make test` (which would say "make[1]").
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
-    result = subprocess.run(
+    return subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", f"PY={sys.executable}", *goals],
         cwd=ROOT,
         env=env,
@@ -50,9 +72,26 @@ def test_make_targets_print_the_program_line_first(entry, goals):
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+@pytest.mark.parametrize(("entry", "goals"), CASES)
+def test_make_targets_print_the_program_line_first(entry, goals):
+    result = _make(*goals)
     assert result.returncode == 2
     assert result.stdout == ""  # make echoed nothing
     lines = result.stderr.splitlines()
     assert entry.matches(lines[0]), result.stderr
     assert all(line.startswith("make: ***") for line in lines[1:]), result.stderr
     assert len(lines) <= 2, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+def test_make_retinopathy_passes_only_the_variables_the_user_set():
+    # A resume refuses a changed option, so a default the Makefile added itself (--arch) would
+    # stand in the way of resuming a run trained with another architecture.
+    resumed = _make("-n", "retinopathy", "RESUME=runs/some-run").stdout
+    assert "--resume runs/some-run" in resumed
+    assert "--arch" not in resumed and "--epochs" not in resumed
+    chosen = _make("-n", "retinopathy", "ARCH=resnet50", "EPOCHS=3").stdout
+    assert "--arch resnet50" in chosen and "--epochs 3" in chosen
