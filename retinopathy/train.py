@@ -19,13 +19,14 @@ writes the one run folder (config, split, metrics, checkpoints, plots, report).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from retinopathy.config import APP, RunConfig, read_run_config
+from retinopathy.config import APP, RunConfig, changed_options, flag_of, read_run_config
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
@@ -44,6 +45,7 @@ from shared.distributed import (
     world_size,
 )
 from shared.engine import Trainer, classification_step
+from shared.errors import UserError
 from shared.rng import seed_everything
 from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
 from shared.threads import choose_threads, cpu_threads, resumed_threads
@@ -79,18 +81,52 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     return run_dir
 
 
-def resume(run: str | Path, threads: int | None = None) -> Path:
+def resume(
+    run: str | Path,
+    threads: int | None = None,
+    epochs: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Path:
     """Continue the killed run in ``run`` with its own config, data, device and thread count
-    (``threads``: only for a run that recorded none); evaluate it."""
+    (``threads``: only for a run that recorded none); evaluate it.
+
+    ``epochs`` more than the run was planned for continues it to that count (a finished run
+    too); ``options`` (flat, as for :meth:`RunConfig.from_options`) must be the run's own.
+    """
     run_dir = require_run_dir(run).root
     config = read_run_config(run_dir)
+    changed = changed_options(config, options or {})
+    if changed:
+        flags = ", ".join(flag_of(name) for name in changed)
+        raise UserError(
+            f"cannot resume {run_dir} with other settings ({flags}): a resume keeps the run's "
+            "own, and may only add epochs (--epochs)"
+        )
     device = pick_device(config.device)
     init_distributed(device)
+    if epochs is not None and _plan_more_epochs(config, epochs, run_dir) and is_main_process():
+        write_config(run_dir, config.to_json())
+    barrier()  # the Trainer of every rank reads the config rank 0 wrote
     with cpu_threads(resumed_threads(config.train.threads, threads)):
         data = RunData.of_run(reopen(config), config, run_dir)
         model = build_model(config.arch, config.num_classes, "no", config.finetune)
         _fit(run_dir, config, data, model, device, resume=True)
     return run_dir
+
+
+def _plan_more_epochs(config: RunConfig, epochs: int, run_dir: Path) -> bool:
+    """Whether ``epochs`` grows the run's plan (recorded in ``config``); fewer is refused."""
+    planned = config.train.epochs
+    if epochs < planned:
+        raise UserError(
+            f"{run_dir} is planned for {planned} epochs: a resume can add epochs, not remove them"
+        )
+    if epochs == planned:
+        return False
+    config.extended_from = [*config.extended_from, planned]
+    config.train.epochs = epochs
+    print(f"{run_dir}: continuing to {epochs} epochs (planned for {planned})", flush=True)
+    return True
 
 
 def loss_weights(config: RunConfig, labels: list[int]) -> list[float] | None:

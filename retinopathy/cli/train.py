@@ -157,14 +157,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     out = p.add_argument_group("output")
     add_run_dir_argument(out, "run folder (default: runs/retinopathy/<time>-<arch>-<task>)")
-    out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run")
+    out.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue a killed run with its own settings; with a larger --epochs, continue a "
+        "run (finished or not) to that many epochs; any other changed option is refused",
+    )
     add_tta_argument(out)
 
 
 def run(args: argparse.Namespace) -> int:
+    options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
     if args.resume:
-        resume(args.resume, threads=args.threads)
+        epochs = options.pop("epochs", None)
+        resume(args.resume, threads=options.pop("threads", None), epochs=epochs, options=options)
     else:
-        options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
         train(RunConfig.from_options(**options), args.run)
     return 0

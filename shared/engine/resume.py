@@ -17,6 +17,7 @@ the temporary files killed writes left anywhere in the run folder.
 
 from __future__ import annotations
 
+import math
 import shutil
 import warnings
 from collections.abc import Mapping
@@ -109,18 +110,41 @@ def resume(trainer: Trainer) -> bool:
     if trainer.is_main:
         warn_other_versions(trainer.run_config)
     load_trainer_state(trainer, load_checkpoint(run.last))
+    replan_cosine(trainer)
     if trainer.is_main:
         trainer.metrics_log.truncate(trainer.epoch)
         restore_best(trainer)
     if trainer.finished:
         how = "stopped early" if trainer.stopped_early else "all epochs done"
-        trainer.say(f"{run.root} has already finished ({how}, {trainer.epoch} epochs)")
+        more = "" if trainer.stopped_early else "; more epochs (--epochs) continue it"
+        trainer.say(f"{run.root} has already finished ({how}, {trainer.epoch} epochs){more}")
         return True
     trainer.say(
         f"resuming {run.root} at epoch {trainer.epoch + 1}, batch {trainer.batch} "
         f"(step {trainer.step})"
     )
     return False
+
+
+def replan_cosine(trainer: Trainer) -> None:
+    """A cosine schedule planned for another epoch count than the config's (a resume that adds
+    epochs) continues on the cosine of the new count: from the next epoch on, each epoch has the
+    learning rate of a run planned for the new count from the start. The epochs already trained
+    keep the rates they had, so only schedules that do not depend on the count (none, step,
+    plateau) make the grown run equal to a straight one."""
+    scheduler = trainer.scheduler
+    epochs = trainer.config.epochs
+    if not isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+        return
+    if scheduler.T_max == epochs:
+        return
+    scheduler.T_max = epochs
+    # The closed form: the recursive update the scheduler steps with carries on from any point
+    # of the new curve, but from the old curve's end (the minimum) it would stay there.
+    share = (1 + math.cos(math.pi * scheduler.last_epoch / epochs)) / 2
+    for group, base in zip(trainer.optimizer.param_groups, scheduler.base_lrs, strict=True):
+        group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * share
+    scheduler._last_lr = [group["lr"] for group in trainer.optimizer.param_groups]
 
 
 def restore_best(trainer: Trainer) -> None:

@@ -170,6 +170,40 @@ def test_resuming_what_is_not_a_run_is_one_line(entry, make, tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
+RESUMED_OTHERWISE = [
+    case(
+        "retinopathy train --resume", "--resume RUN --arch resnet34 (the run is a resnet18)",
+        "one line naming --arch, saying only --epochs may grow; the run untouched, exit 2 (the "
+        "flag was silently ignored)", ["--arch", "resnet34"],
+        message=r"cannot resume .* with other settings \(--arch\): .* may only add epochs",
+        id="resume-other-flag",
+    ),
+    case(
+        "retinopathy train --resume", "--resume RUN --epochs 1 on a two-epoch run",
+        "one line: a resume can add epochs, not remove them; the run untouched, exit 2",
+        ["--epochs", "1"],
+        message=r"is planned for 2 epochs: a resume can add epochs, not remove them",
+        id="resume-fewer-epochs",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("entry", "flags"), RESUMED_OTHERWISE)
+def test_a_resume_refuses_other_settings(entry, flags, run_copy, capsys):
+    before = snapshot(run_copy)
+    assert retinopathy(["train", "--resume", str(run_copy), *flags]) == 2
+    one_line_error(capsys.readouterr().err, entry)
+    assert snapshot(run_copy) == before
+
+
+def test_a_resume_takes_the_runs_own_values_and_harmless_ones(run_copy, capsys):
+    config = json.loads((run_copy / "config.json").read_text())
+    same = ["--arch", config["arch"], "--epochs", str(config["train"]["epochs"]),
+            "--loader-workers", "0", "--precision", "auto"]  # fmt: skip
+    assert retinopathy(["train", "--resume", str(run_copy), *same]) == 0
+    assert "more epochs (--epochs) continue it" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------ item 1: the best model, never lost
 
 

@@ -28,7 +28,7 @@ from shared.engine import (
 )
 from shared.errors import UserError
 from shared.plotting import curve_panels
-from shared.runs import MetricsLog, RunPaths, read_config
+from shared.runs import MetricsLog, RunPaths, read_config, write_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_training import TinyNet, make_trainer
@@ -394,6 +394,22 @@ def test_resume_guards(tmp_path, capsys):
     fresh = trainer(tmp_path / "b", config=config(epochs=1)).fit(resume=True)
     assert "no checkpoint yet" in capsys.readouterr().out
     assert MetricsLog(RunPaths(tmp_path / "b").metrics).rows() == fresh
+
+
+def test_a_cosine_schedule_grown_on_resume_continues_on_the_new_count(tmp_path):
+    straight = trainer(tmp_path / "straight", config=config(epochs=4, scheduler="cosine")).fit()
+    trainer(tmp_path / "grown", config=config(epochs=2, scheduler="cosine")).fit()
+    # The app grows the plan in config.json; the engine then resumes with the larger count.
+    record = read_config(tmp_path / "grown")
+    record["train"]["epochs"] = 4
+    write_config(tmp_path / "grown", record)
+    rows = trainer(tmp_path / "grown", config=config(epochs=4, scheduler="cosine")).fit(resume=True)
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
+    # Epochs 1-2 followed the two-epoch cosine (0.05, 0.025, then 0 had it ended); from epoch 3
+    # on the rates are the four-epoch run's.
+    assert rows[1]["lr"] == pytest.approx(0.025) != pytest.approx(straight[1]["lr"])
+    assert [r["lr"] for r in rows[2:]] == pytest.approx([r["lr"] for r in straight[2:]], rel=1e-9)
+    assert rows[3]["lr"] > 0
 
 
 class Interrupt(Exception):

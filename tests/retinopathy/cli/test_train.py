@@ -84,6 +84,28 @@ def test_killed_run_resumes_to_the_same_test_metrics(trained, tmp_path: Path) ->
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_resume_with_more_epochs_equals_a_straight_run(trained, tmp_path: Path) -> None:
+    reference, cache = trained  # two epochs
+    run = tmp_path / "grown"
+    threads = load_checkpoint(reference / "checkpoints" / "last.pt")["threads"]
+    args = train_args(cache, run)
+    args[args.index("--epochs") + 1] = "1"
+    before = torch.get_num_threads()
+    try:
+        assert main([*args, "--threads", str(threads)]) == 0
+        assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 1
+        assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["epochs"] == 2 and config["extended_from"] == [1]
+    expect = pd.read_csv(reference / "metrics.csv").drop(columns="time")
+    got = pd.read_csv(run / "metrics.csv").drop(columns="time")
+    pd.testing.assert_frame_equal(got, expect)
+    expect = json.loads((reference / "test_metrics.json").read_text())["summary"]
+    assert json.loads((run / "test_metrics.json").read_text())["summary"] == expect
+
+
 def test_unknown_architecture_is_one_line_and_writes_nothing(tmp_path: Path, capsys) -> None:
     argv = [
         "train",
