@@ -101,6 +101,7 @@ class RunConfig:
     sampling: float | str = "none"  # class-weighted sampling exponent: 0 natural .. 1 balanced
     class_weights: str | list[float] = "none"  # none, inverse, or one weight per class
     loss: str = "ce"
+    label_smoothing: float = 0.0  # share of a uniform target mixed into each one (ce)
     augment: bool = True
     select: str = "val_qwk"  # the validation metric that picks the kept model
     tta: bool = False  # evaluate over flipped views too
@@ -124,6 +125,10 @@ class RunConfig:
             raise UserError(f"select must be one of {', '.join(SELECT)}, not {self.select!r}")
         if self.loss not in LOSS_CHOICES:
             raise UserError(f"loss must be one of {', '.join(LOSS_CHOICES)}, not {self.loss!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"--label-smoothing must lie in [0, 1), not {self.label_smoothing}")
+        if self.label_smoothing and self.loss != "ce":
+            raise UserError(f"--label-smoothing needs --loss ce, not {self.loss}")
         self.sampling = _sampling_exponent(self.sampling)
         self.class_weights = _class_weights(self.class_weights, self.num_classes)
         if not isinstance(self.train, TrainConfig):

@@ -33,11 +33,17 @@ class FocalLoss(nn.Module):
         return loss.sum() / self.weight[target].sum()
 
 
-def make_criterion(kind: str = "ce", class_weights: Sequence[float] | None = None) -> nn.Module:
-    """``ce`` or ``focal``, optionally with per-class weights (a vector of ``num_classes``)."""
+def make_criterion(
+    kind: str = "ce", class_weights: Sequence[float] | None = None, label_smoothing: float = 0.0
+) -> nn.Module:
+    """``ce`` or ``focal``, optionally with per-class weights (a vector of ``num_classes``);
+    ``label_smoothing`` (cross-entropy only) mixes that share of a uniform target over every
+    class into each one-hot target."""
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
     if kind == "ce":
-        return nn.CrossEntropyLoss(weight=weight)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+    if label_smoothing:
+        raise ValueError(f"label smoothing needs the ce loss, not {kind!r}")
     if kind == "focal":
         return FocalLoss(weight=weight)
     raise ValueError(f"unknown loss {kind!r}; choose one of {LOSS_CHOICES}")

@@ -185,7 +185,7 @@ def _fit(
         config=config.train,
         run_dir=run_dir,
         device=device,
-        step_fn=classification_step(make_criterion(config.loss, weights)),
+        step_fn=classification_step(make_criterion(config.loss, weights, config.label_smoothing)),
         metrics_fn=validation_metrics(task),
         sampler_weights=sampler,
         arch=config.arch,

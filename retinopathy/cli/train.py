@@ -42,11 +42,12 @@ from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
-               "finetune", "select", "device", "sampling", "class_weights", "loss", "augment",
-               "tta")  # fmt: skip
+               "finetune", "select", "device", "sampling", "class_weights", "loss",
+               "label_smoothing", "augment", "tta")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
-                  "precision", "accum_steps", "clip_grad_norm", "seed", "threads")  # fmt: skip
+                  "precision", "accum_steps", "clip_grad_norm", "seed", "threads",
+                  "warmup_epochs", "ema")  # fmt: skip
 
 
 def _run(name: str) -> str:
@@ -111,6 +112,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--plateau-patience",
         type=int,
         help=f"epochs without improvement before the lr drops ({_engine('plateau_patience')})",
+    )
+    fit.add_argument(
+        "--warmup-epochs",
+        type=float,
+        metavar="EPOCHS",
+        help="raise the learning rate linearly from 0 over this many epochs, step by step "
+        f"(fractions too; {_engine('warmup_epochs')}: off)",
+    )
+    fit.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="keep a moving average of the weights with this decay (e.g. 0.999): the average is "
+        "validated, kept and graded with (default: off)",
+    )
+    fit.add_argument(
+        "--label-smoothing",
+        type=float,
+        metavar="EPS",
+        help=f"mix this share of a uniform target over every grade into each target, with "
+        f"--loss ce ({_run('label_smoothing')})",
     )
     fit.add_argument(
         "--select",

@@ -39,6 +39,8 @@ class TrainConfig:
     plateau_factor: float = 0.1
     plateau_patience: int = 5
     accum_steps: int = 1  # batches per optimiser step
+    warmup_epochs: float = 0.0  # linear warmup of the rate, step by step (shared.engine.warmup)
+    ema: float | None = None  # decay of the weights' moving average kept (shared.engine.ema)
     clip_grad_norm: float | None = None
     # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler) | auto: bf16 where the device
     # computes it natively and it pays on this model (shared.precision), resolved and recorded
@@ -79,6 +81,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:  # "not >": NaN is refused too
                 raise UserError(f"{name} must be positive, not {value}")
+        if not self.warmup_epochs >= 0:
+            raise UserError(f"warmup_epochs must be >= 0, not {self.warmup_epochs}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise UserError(f"ema (the decay) must lie strictly between 0 and 1, not {self.ema}")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"threads must be at least 1, not {self.threads}")
 

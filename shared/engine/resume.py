@@ -28,6 +28,7 @@ import torch
 from shared.atomic import atomic_path
 from shared.checkpoint import CheckpointError, load_checkpoint, load_model_weights, save_checkpoint
 from shared.distributed import all_gather_object
+from shared.engine.ema import ema_state, load_ema, trained_weights
 from shared.errors import UserError
 from shared.rng import capture_rng_state, restore_rng_state, seed_everything
 from shared.runs import remove_run_temporaries, warn_other_versions
@@ -46,7 +47,7 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
     scheduler = trainer.scheduler
     return {
         "arch": trainer.arch,
-        "model": trainer.model.state_dict(),
+        **ema_state(trainer.ema, trainer.model),
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": trainer.scaler.state_dict(),
@@ -60,7 +61,8 @@ def trainer_state(trainer: Trainer) -> dict[str, Any]:
 
 def load_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
     path = trainer.run.last
-    load_model_weights(trainer.model, state, path, trainer.arch)
+    load_model_weights(trainer.model, trained_weights(state, trainer.ema), path, trainer.arch)
+    load_ema(trainer.ema, state)
     missing = [key for key in TRAINING_STATE if key not in state]
     if missing:
         raise CheckpointError(f"{path} is not a training checkpoint (no {', '.join(missing)})")

@@ -55,33 +55,19 @@ from shared.distributed import (
     world_size,
 )
 from shared.engine import resume as resume_state
+from shared.engine.callbacks import NonFiniteLossError
 from shared.engine.config import TrainConfig, build_optimizer, build_scheduler
 from shared.engine.data_order import ResumableSampler, epoch_sampler, seeded_loader, shard_sampler
+from shared.engine.ema import make_ema
 from shared.engine.evaluate import batch_size_of, evaluate, to_device
 from shared.engine.meters import Meters
-from shared.engine.precision import (
-    record_precision,
-    resolve_training_precision,
-)
+from shared.engine.precision import record_precision, resolve_training_precision
 from shared.engine.steps import accuracy_metrics, classification_eval, classification_step
+from shared.engine.warmup import warmed_up, warmup_steps
 from shared.errors import UserError
 from shared.precision import autocast, make_scaler
 from shared.rng import seed_everything
 from shared.runs import MetricsLog, RunPaths, progress, read_config, write_config
-
-
-class NonFiniteLossError(UserError):
-    """The loss became NaN or infinite; the run stopped and the last checkpoint was kept."""
-
-
-class Callback:
-    """Base class with every hook as a no-op; subclass and override what you need."""
-
-    def on_fit_start(self, trainer: Trainer) -> None: ...
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None: ...
-    def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, Any]) -> None: ...
-    def on_fit_end(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None: ...
 
 
 class Trainer:
@@ -122,6 +108,7 @@ class Trainer:
         if not self.params:
             raise ValueError("the model has no trainable parameters (requires_grad is off)")
         self.optimizer = build_optimizer(self.params, config)
+        self.ema = make_ema(self.model, config.ema)
         self.scheduler = build_scheduler(self.optimizer, config)
         args = (config, self.model, train_data, self.device, self.run.root)
         self.dtype = resolve_training_precision(*args)
@@ -138,11 +125,18 @@ class Trainer:
             base, batch_size=config.batch_size, seed=config.seed, rank=self.rank
         )
         self.train_loader = self._loader(train_data, self.train_sampler, config.drop_last)
+        per_epoch = math.ceil(len(self.train_loader) / config.accum_steps)
+        self.warmup_steps = warmup_steps(config.warmup_epochs, per_epoch)
         self._eval_loaders: dict[int, DataLoader] = {}
         self.monitor = config.monitor
         if val_data is None and self.monitor.startswith("val_"):
             self.monitor = "train_" + self.monitor[len("val_") :]
-        # Progress: everything below goes into the checkpoint.
+        self._start_progress()
+        self.metrics_log = MetricsLog(self.run.metrics)
+        self.run_config = self._init_run_folder()
+
+    def _start_progress(self) -> None:
+        """The counters of a run not started yet: everything here goes into the checkpoint."""
         self.epoch = 0  # epochs finished
         self.batch = 0  # batches of the current epoch already trained on
         self.step = 0  # optimiser steps taken
@@ -152,8 +146,6 @@ class Trainer:
         self.stopped_early = False
         self.history: list[dict[str, Any]] = []
         self.meters = Meters()
-        self.metrics_log = MetricsLog(self.run.metrics)
-        self.run_config = self._init_run_folder()
 
     @classmethod
     def from_run(
@@ -299,8 +291,11 @@ class Trainer:
         if self.config.clip_grad_norm is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.params, self.config.clip_grad_norm)
-        self.scaler.step(self.optimizer)
+        with warmed_up(self.optimizer, self.step, self.warmup_steps):
+            self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self._call("on_step_end", self.step, logs)
@@ -369,12 +364,18 @@ class Trainer:
         data = self.val_data if data is None else data
         if data is None:
             raise ValueError("no data to evaluate on")
-        broadcast_buffers(self.model)  # every rank evaluates the model rank 0 checkpoints
+        model = self.kept_model
+        broadcast_buffers(model)  # every rank evaluates the model rank 0 checkpoints
         return evaluate(
-            self.model, self._eval_loader(data), eval_fn=self.eval_fn,
+            model, self._eval_loader(data), eval_fn=self.eval_fn,
             metrics_fn=self.metrics_fn, device=self.device, dtype=self.dtype,
             channels_last=self.config.channels_last,
         )  # fmt: skip
+
+    @property
+    def kept_model(self) -> nn.Module:
+        """The model validated and kept in checkpoints: the weights' average with an EMA."""
+        return self.model if self.ema is None else self.ema.module
 
     @staticmethod
     def _prefixed(prefix: str, values: Mapping[str, float]) -> dict[str, float]:

@@ -43,3 +43,16 @@ def test_focal_loss_down_weights_easy_examples() -> None:
     ce, focal = make_criterion("ce"), make_criterion("focal")
     assert focal(easy, target) / ce(easy, target) < focal(hard, target) / ce(hard, target)
     assert focal(hard, target) < ce(hard, target)
+
+
+def test_label_smoothing_mixes_a_uniform_target_into_each_one() -> None:
+    logits = torch.tensor([[2.0, 0.0, -1.0, 0.5, 0.0]])
+    target = torch.tensor([1])
+    eps, k = 0.1, 5
+    log_p = logits.log_softmax(1)[0]
+    by_hand = -((1 - eps) * log_p[1] + eps / k * log_p.sum())
+    assert make_criterion("ce", label_smoothing=eps)(logits, target) == pytest.approx(
+        by_hand.item(), rel=1e-6
+    )
+    with pytest.raises(ValueError, match="needs the ce loss"):
+        make_criterion("focal", label_smoothing=eps)

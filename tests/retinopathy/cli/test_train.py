@@ -106,6 +106,22 @@ def test_a_resume_with_more_epochs_equals_a_straight_run(trained, tmp_path: Path
     assert json.loads((run / "test_metrics.json").read_text())["summary"] == expect
 
 
+def test_the_usual_recipe_is_recorded_and_the_average_kept(trained, tmp_path: Path) -> None:
+    _, cache = trained
+    run = tmp_path / "recipe"
+    args = train_args(cache, run)
+    args[args.index("--epochs") + 1] = "1"
+    recipe = ["--warmup-epochs", "0.5", "--ema", "0.9", "--label-smoothing", "0.1"]
+    assert main([*args, *recipe]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["train"]["warmup_epochs"], config["train"]["ema"]) == (0.5, 0.9)
+    assert config["label_smoothing"] == 0.1
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert last["ema_updates"] == last["step"] > 0
+    best = load_checkpoint(run / "checkpoints" / "best.pt")["model"]
+    assert all(torch.equal(best[k], last["model"][k]) for k in best)  # the average is kept
+
+
 def test_unknown_architecture_is_one_line_and_writes_nothing(tmp_path: Path, capsys) -> None:
     argv = [
         "train",
