@@ -49,7 +49,9 @@ DERIVED = ("monitor", "mode")
 RECORDED = ("mean", "std", "pretrained_loaded", "prepared", "extended_from")
 # Options a resume may be given with other values: they change how fast, not what, is computed
 # (the thread count a resume takes from the run's record, with a warning).
-FREE_ON_RESUME = frozenset({"workers", "num_workers", "checkpoint_every", "plots", "threads"})
+FREE_ON_RESUME = frozenset(
+    {"workers", "num_workers", "checkpoint_every", "plots", "threads", "tensorboard"}
+)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class RunConfig:
     augment: bool = True
     select: str = "val_qwk"  # the validation metric that picks the kept model
     tta: bool = False  # evaluate over flipped views too
+    tensorboard: bool = False  # event files in the run folder too (shared.engine.tensorboard)
     device: str = DEFAULT_DEVICE
     # The engine's settings; a mapping holds only the ones chosen by hand, and becomes a
     # TrainConfig with the DR recipe for the rest.

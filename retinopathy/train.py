@@ -30,6 +30,7 @@ from retinopathy.config import APP, RunConfig, changed_options, flag_of, read_ru
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
+from retinopathy.epoch_figures import ValidationCapture, epoch_figures
 from retinopathy.evaluate import evaluate_run
 from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
@@ -45,6 +46,7 @@ from shared.distributed import (
     world_size,
 )
 from shared.engine import Trainer, classification_step
+from shared.engine.tensorboard import TensorBoardLog
 from shared.errors import UserError
 from shared.rng import seed_everything
 from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
@@ -102,6 +104,7 @@ def resume(
             f"cannot resume {run_dir} with other settings ({flags}): a resume keeps the run's "
             "own, and may only add epochs (--epochs)"
         )
+    config.tensorboard = config.tensorboard or bool((options or {}).get("tensorboard"))
     device = pick_device(config.device)
     init_distributed(device)
     if epochs is not None and _plan_more_epochs(config, epochs, run_dir) and is_main_process():
@@ -154,6 +157,16 @@ def validation_metrics(task: Task) -> Callable[[torch.Tensor, torch.Tensor], dic
     return metrics_fn
 
 
+def _logs(config: RunConfig, data: RunData, run_dir: Path, metrics_fn: Any) -> dict[str, Any]:
+    """The Trainer's ``metrics_fn`` and ``callbacks``: with ``--tensorboard``, an event log whose
+    figures come from the validation outputs the metrics are computed on."""
+    if not config.tensorboard:
+        return {"metrics_fn": metrics_fn}
+    capture = ValidationCapture(metrics_fn)
+    figures = epoch_figures(data.task, capture, data.val)
+    return {"metrics_fn": capture, "callbacks": [TensorBoardLog(run_dir, figures)]}
+
+
 def _fit(
     run_dir: Path,
     config: RunConfig,
@@ -186,7 +199,7 @@ def _fit(
         run_dir=run_dir,
         device=device,
         step_fn=classification_step(make_criterion(config.loss, weights, config.label_smoothing)),
-        metrics_fn=validation_metrics(task),
+        **_logs(config, data, run_dir, validation_metrics(task)),
         sampler_weights=sampler,
         arch=config.arch,
     )

@@ -86,26 +86,28 @@ def plot_metric_panels(
     return _save(fig, path)
 
 
-def plot_confusion_matrix(
+def confusion_figure(
     matrix: np.ndarray | Sequence[Sequence[float]],
     class_names: Sequence[str],
-    path: str | Path,
     *,
     normalize: bool = False,
     title: str = "",
-) -> Path:
+) -> plt.Figure:
     """Heat map with true class on rows and predicted class on columns, numbers in each cell.
 
     ``normalize=True`` divides each row by its total, so the diagonal reads as per-class recall.
+    Counts are coloured by their share of the row too: coloured by count, the largest cell would
+    leave every cell of a rare grade white.
     """
-    cm = np.asarray(matrix, dtype=float)
-    if normalize:
-        totals = cm.sum(axis=1, keepdims=True)
-        cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    shown = share if normalize else counts
     n = len(class_names)
     fig, ax = plt.subplots(figsize=(1.1 * n + 2.2, 1.0 * n + 1.6))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else max(cm.max(), 1))
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("share of the true class")
     ax.set(
         xticks=range(n),
         yticks=range(n),
@@ -115,13 +117,24 @@ def plot_confusion_matrix(
         ylabel="true",
         title=title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix"),
     )
-    threshold = (1 if normalize else cm.max()) / 2
     for i in range(n):
         for j in range(n):
-            text = f"{cm[i, j]:.2f}" if normalize else f"{cm[i, j]:.0f}"
-            colour = "white" if cm[i, j] > threshold else "black"
+            text = f"{shown[i, j]:.2f}" if normalize else f"{shown[i, j]:.0f}"
+            colour = "white" if share[i, j] > 0.5 else "black"
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
-    return _save(fig, path)
+    return fig
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray | Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    path: str | Path,
+    *,
+    normalize: bool = False,
+    title: str = "",
+) -> Path:
+    """:func:`confusion_figure`, written to ``path``."""
+    return _save(confusion_figure(matrix, class_names, normalize=normalize, title=title), path)
 
 
 def plot_bars(
@@ -162,14 +175,13 @@ def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(image, 0, 1)
 
 
-def save_image_grid(
+def image_grid_figure(
     images: Sequence[torch.Tensor | np.ndarray],
-    path: str | Path,
     *,
     titles: Sequence[str] | None = None,
     ncol: int | None = None,
     cell_inches: float = 3.0,
-) -> Path:
+) -> plt.Figure:
     """Images side by side (a contact sheet), each optionally titled."""
     n = len(images)
     ncol = ncol or n
@@ -184,4 +196,17 @@ def save_image_grid(
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
             if titles is not None:
                 ax.set_title(titles[k], fontsize=10)
+    return fig
+
+
+def save_image_grid(
+    images: Sequence[torch.Tensor | np.ndarray],
+    path: str | Path,
+    *,
+    titles: Sequence[str] | None = None,
+    ncol: int | None = None,
+    cell_inches: float = 3.0,
+) -> Path:
+    """:func:`image_grid_figure`, written to ``path``."""
+    fig = image_grid_figure(images, titles=titles, ncol=ncol, cell_inches=cell_inches)
     return _save(fig, path)

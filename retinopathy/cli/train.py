@@ -43,7 +43,7 @@ from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
                "finetune", "select", "device", "sampling", "class_weights", "loss",
-               "label_smoothing", "augment", "tta")  # fmt: skip
+               "label_smoothing", "augment", "tta", "tensorboard")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
                   "precision", "accum_steps", "clip_grad_norm", "seed", "threads",
@@ -179,6 +179,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     out = p.add_argument_group("output")
     add_run_dir_argument(out, "run folder (default: runs/retinopathy/<time>-<arch>-<task>)")
+    out.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help="also write TensorBoard event files in RUN/tensorboard/: the scalars, the "
+        "validation confusion matrix and graded photos per epoch (pip install "
+        "'visionlab[tensorboard]'; default: off, metrics.csv always)",
+    )
     out.add_argument(
         "--resume",
         type=Path,

@@ -50,6 +50,10 @@ class FundusDataset(Dataset):
     def record(self, i: int) -> Record:
         return self.prepared.records[self.indices[i]]
 
+    def photo(self, i: int) -> np.ndarray:
+        """Photo ``i`` as the cache holds it (HWC uint8, preprocessed, not transformed)."""
+        return self._load(self.indices[i])
+
     @property
     def ids(self) -> list[str]:
         return [self.prepared.records[j].id for j in self.indices]

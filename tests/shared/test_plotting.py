@@ -62,3 +62,12 @@ def test_bars_and_image_grid(tmp_path):
 def test_images_become_hwc_in_unit_range(image):
     out = plotting._to_hwc(image * 2 - 0.5)
     assert out.shape == (5, 6, 3) and out.min() >= 0 and out.max() <= 1
+
+
+def test_counts_are_coloured_by_their_share_of_the_row():
+    # 1,000 photos of grade 0 and 4 of grade 1: coloured by count, the grade-1 row would be white.
+    cm = np.array([[990, 10], [1, 3]])
+    fig = plotting.confusion_figure(cm, ["0", "1"])
+    colours = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(colours, [[0.99, 0.01], [0.25, 0.75]])
+    plt.close(fig)

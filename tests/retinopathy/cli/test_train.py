@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from retinopathy.__main__ import main
 from shared.checkpoint import load_checkpoint
@@ -112,7 +113,7 @@ def test_the_usual_recipe_is_recorded_and_the_average_kept(trained, tmp_path: Pa
     args = train_args(cache, run)
     args[args.index("--epochs") + 1] = "1"
     recipe = ["--warmup-epochs", "0.5", "--ema", "0.9", "--label-smoothing", "0.1"]
-    assert main([*args, *recipe]) == 0
+    assert main([*args, *recipe, "--tensorboard"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert (config["train"]["warmup_epochs"], config["train"]["ema"]) == (0.5, 0.9)
     assert config["label_smoothing"] == 0.1
@@ -120,6 +121,13 @@ def test_the_usual_recipe_is_recorded_and_the_average_kept(trained, tmp_path: Pa
     assert last["ema_updates"] == last["step"] > 0
     best = load_checkpoint(run / "checkpoints" / "best.pt")["model"]
     assert all(torch.equal(best[k], last["model"][k]) for k in best)  # the average is kept
+    # TensorBoard's own reader parses the event files
+    reader = EventAccumulator(str(run / "tensorboard"))
+    reader.Reload()
+    assert {"loss/train", "loss/val", "qwk/val", "lr"} <= set(reader.Tags()["scalars"])
+    qwk = pd.read_csv(run / "metrics.csv")["val_qwk"].tolist()
+    assert [e.value for e in reader.Scalars("qwk/val")] == pytest.approx(qwk, rel=1e-6)
+    assert {"validation/confusion", "validation/photos"} <= set(reader.Tags()["images"])
 
 
 def test_unknown_architecture_is_one_line_and_writes_nothing(tmp_path: Path, capsys) -> None:
