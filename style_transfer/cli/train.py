@@ -78,7 +78,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help=f"style image's longer side; bigger: bigger strokes {_settings('style_size')}",
     )
-    what.add_argument("--demo-images", type=int, help=argparse.SUPPRESS)
+    what.add_argument(
+        "--demo-images",
+        type=int,
+        metavar="N",
+        help=f"photos in the demo set, when no --data is given {_settings('demo_images')}",
+    )
     loss = p.add_argument_group("loss")
     loss.add_argument(
         "--backbone",

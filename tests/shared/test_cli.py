@@ -153,3 +153,19 @@ def test_the_run_folder_flag_and_its_alias_set_one_value(tmp_path):
     for flag in (RUN_DIR_FLAG, RUN_DIR_ALIAS):
         assert parser.parse_args([flag, str(tmp_path)]).run == tmp_path
     assert RUN_DIR_FLAG in parser.format_help()
+
+
+def test_every_flag_of_every_command_has_help_and_none_is_hidden():
+    import retinopathy.__main__ as retinopathy
+    import style_transfer.__main__ as style_transfer
+
+    bare = []
+    for app in (retinopathy, style_transfer):
+        parser = build_parser("app", "", app.COMMANDS)
+        (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for command, sub in commands.choices.items():
+            for action in sub._actions:
+                shown = action.help and action.help != argparse.SUPPRESS
+                if action.option_strings and action.dest != "help" and not shown:
+                    bare.append(f"{command} {action.option_strings[0]}")
+    assert bare == []
