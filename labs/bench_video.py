@@ -1,0 +1,180 @@
+"""Stylising a video on a busy machine: the thread count the command picks against one thread.
+
+    make bench ARGS=video            # or: python -m labs.bench video [--frames 40] [--size 384]
+
+The clip: scikit-image's ``chelsea`` photo panned across (``--frames`` frames, ``--size`` px wide,
+mp4v), stylised with the shipped ``starry`` model through the ``video`` command's own code
+(:func:`style_transfer.video.stream.run_video`), each run in a fresh process, as a user runs it:
+
+(a) ``busy``: another process spins on one core, started first and left until the 1-minute load
+    average has seen it (at most ``--settle`` s); then the command as it is (threads by load)
+    against the same command under ``OMP_NUM_THREADS=1``, alternating. Floor: within 20% of the
+    one-thread time (a fixed two threads ran 14x slower here).
+(b) ``idle``: no other load: the whole command's frame rate against the network's own on the
+    same frames (batches of the command's size, the same thread count and precision, nothing
+    decoded or encoded). Floor: within 10%.
+
+Wall time, the median of ``--rounds``. The machine's other load weighs on (a) as it would on a
+user's; run (b) on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import skimage.data
+
+from labs.bench import PROG, add_parts_argument
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLE = "starry"
+
+# Run in a fresh process: the command's own thread choice happens at its start, as for a user.
+RUN_ONE = """
+import json, sys, time, torch
+from pathlib import Path
+from style_transfer.video import stream
+from style_transfer.video.stream import VideoRequest, run_video
+clip, out = Path(sys.argv[1]), Path(sys.argv[2])
+threads, pipeline = [], stream.transform_video
+def counted(*args, **kwargs):  # the count the command chose, seen where it computes
+    threads.append(torch.get_num_threads())
+    return pipeline(*args, **kwargs)
+stream.transform_video = counted
+start = time.perf_counter()
+report = run_video(VideoRequest(video=clip, style=sys.argv[3], out=out))
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "frames": report.frames, "pipeline": report.seconds,
+                  "network": report.network_seconds, "threads": threads[0]}))
+"""
+
+NETWORK_ONLY = """
+import json, sys, time, cv2, torch
+from style_transfer.video.stream import VideoRequest, model_path_for
+from style_transfer.johnson.infer import transform_images
+from style_transfer.johnson.model_file import load_model
+from shared.threads import cpu_threads
+clip, style, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+frames = []
+video = cv2.VideoCapture(clip)
+while True:
+    ok, frame = video.read()
+    if not ok:
+        break
+    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+batch = VideoRequest.batch_size
+with cpu_threads(threads):
+    model, _ = load_model(model_path_for(style, None))
+    transform_images(model, frames[:batch], batch_size=batch)  # warm-up
+    start = time.perf_counter()
+    transform_images(model, frames, batch_size=batch)
+    seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "frames": len(frames)}))
+"""
+
+SPIN = "while True:\n    pass\n"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"{PROG} video", description=__doc__.split("\n\n")[0])
+    add_parts_argument(p, ("busy", "idle"))
+    p.add_argument("--frames", type=int, default=40, help="frames in the clip")
+    p.add_argument("--size", type=int, default=384, help="the clip's width in px")
+    p.add_argument("--rounds", type=int, default=3, help="runs of each variant (median)")
+    p.add_argument(
+        "--settle", type=float, default=75.0, help="longest wait for the load average (s)"
+    )
+    return p.parse_args(argv)
+
+
+def write_pan(path: Path, frames: int, width: int) -> Path:
+    """``chelsea`` panned left to right, ``frames`` frames of ``width`` x 2/3 ``width``."""
+    photo = cv2.cvtColor(skimage.data.chelsea(), cv2.COLOR_RGB2BGR)
+    height = (width * 2 // 3) // 2 * 2
+    scale = height / photo.shape[0] * 1.0
+    photo = cv2.resize(photo, None, fx=scale * 1.25, fy=scale * 1.25, interpolation=cv2.INTER_AREA)
+    room = photo.shape[1] - width
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (width, height))
+    for k in range(frames):
+        left = round(room * k / max(frames - 1, 1))
+        writer.write(np.ascontiguousarray(photo[:height, left : left + width]))
+    writer.release()
+    return path
+
+
+def run(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def settle_busy(limit: float) -> subprocess.Popen:
+    """A process spinning on one core, once the 1-minute load average shows it (or ``limit``)."""
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN])
+    start = time.monotonic()
+    while os.getloadavg()[0] < 0.9 and time.monotonic() - start < limit:
+        time.sleep(1)
+    print(f"  one core busy; load average {os.getloadavg()[0]:.2f} after "
+          f"{time.monotonic() - start:.0f} s")  # fmt: skip
+    return spinner
+
+
+def bench_busy(clip: Path, out: Path, rounds: int, settle: float) -> float:
+    spinner = settle_busy(settle)
+    try:
+        chosen, single = [], []
+        for _ in range(rounds):
+            chosen.append(run(RUN_ONE, str(clip), str(out), STYLE))
+            single.append(run(RUN_ONE, str(clip), str(out), STYLE, env={"OMP_NUM_THREADS": "1"}))
+    finally:
+        spinner.kill()
+        spinner.wait()
+    a = statistics.median(r["seconds"] for r in chosen)
+    b = statistics.median(r["seconds"] for r in single)
+    threads = chosen[0]["threads"]
+    print(f"(a) one core busy: by load {a:.2f} s ({threads} thread(s)), OMP_NUM_THREADS=1 "
+          f"{b:.2f} s: {a / b:.2f}x the one-thread time (floor 1.20x)")  # fmt: skip
+    return a / b
+
+
+def bench_idle(clip: Path, out: Path, rounds: int) -> float:
+    whole = [run(RUN_ONE, str(clip), str(out), STYLE) for _ in range(rounds)]
+    threads = whole[0]["threads"]
+    alone = [run(NETWORK_ONLY, str(clip), STYLE, str(threads)) for _ in range(rounds)]
+    frames = whole[0]["frames"]
+    command = frames / statistics.median(r["pipeline"] for r in whole)
+    network = frames / statistics.median(r["seconds"] for r in alone)
+    print(f"(b) idle, {threads} thread(s): the command {command:.2f} frames/s (decode, network, "
+          f"encode), the network alone {network:.2f} frames/s: {command / network:.0%} of it "
+          "(floor 90%)")  # fmt: skip
+    return command / network
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_pan(Path(tmp) / "pan.mp4", args.frames, args.size)
+        out = Path(tmp) / "pan_starry.mp4"
+        print(f"clip: {args.frames} frames, {args.size} px wide; style {STYLE}; "
+              f"{os.cpu_count()} cores")  # fmt: skip
+        summary = []
+        if "busy" in args.parts:
+            ratio = bench_busy(clip, out, args.rounds, args.settle)
+            summary.append(f"busy {ratio:.2f}x one thread")
+        if "idle" in args.parts:
+            summary.append(f"idle {bench_idle(clip, out, args.rounds):.0%} of the network's rate")
+    print("ratios: " + "; ".join(summary))
