@@ -90,7 +90,8 @@ def add_thresholds_argument(
         "--thresholds",
         metavar="A,B,...",
         help="the K-1 increasing cut points between grades on the head's score, e.g. "
-        f"0.7,1.4,2.6,3.3 for five grades (default: {default})",
+        f"0.7,1.4,2.6,3.3 for five grades; a negative first one: --thresholds=-0.2,... "
+        f"(default: {default})",
     )
 
 

@@ -130,7 +130,7 @@ def test_evaluate_uses_the_stored_cut_points_and_thresholds_overrides_them(
     table = pd.read_csv(run / "test_predictions.csv")
     assert (table["grade"] == apply_cut_points(table["score"].to_numpy(), mine)).all()
     given = "-0.2,0.05,0.15,0.5"
-    assert main(["evaluate", "--run-dir", str(run), "--thresholds", given]) == 0
+    assert main(["evaluate", "--run-dir", str(run), f"--thresholds={given}"]) == 0
     table = pd.read_csv(run / "test_predictions.csv")
     cuts = [float(v) for v in given.split(",")]
     assert (table["grade"] == apply_cut_points(table["score"].to_numpy(), cuts)).all()
