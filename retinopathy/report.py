@@ -85,7 +85,7 @@ def _plot_roc(
     for k, (fpr, tpr) in curves.items():
         ax.plot(fpr, tpr, label=names[int(k)])
     if referable is not None:
-        ax.plot(*referable, "k-", lw=1.6, label="referable score (grade >= 2)")
+        ax.plot(*referable, "k-", lw=1.6, label="referable score")
     for name, point in (points or {}).items():
         ax.plot(
             1 - point["specificity"], point["sensitivity"], POINT_MARKERS.get(name, "^"),
