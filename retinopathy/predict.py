@@ -78,7 +78,8 @@ def grade(
     Returns a pandas DataFrame, one row per photo: ``id``, ``grade`` (the predicted class
     index), ``class`` (its name), ``score`` (regress and ordinal heads), ``p_0`` ... ``p_<k>``
     and ``path``. ``options``: the fields of :class:`~retinopathy.config.PredictConfig`
-    (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``thresholds``). Unreadable photos in a folder or list are skipped with a warning.
+    (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``thresholds``). Unreadable photos in
+    a folder or list are skipped with a warning.
     """
     graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
     if graded.unreadable:
