@@ -24,8 +24,11 @@ from typing import Any
 
 from retinopathy.data.preprocess import check_size
 from retinopathy.data.splits import check_shares
-from retinopathy.losses import LOSS_CHOICES
+from retinopathy.heads import DEFAULT_HEAD, make_head
+from retinopathy.operating_points import SENS_TARGET, SPEC_TARGET, check_target
 from retinopathy.tasks import Task, get_task
+from retinopathy.thresholds import check_cut_points, parse_cut_points
+from retinopathy.uncertainty import N_RESAMPLES
 from shared import backbones
 from shared.device import DEFAULT_DEVICE
 from shared.engine import TrainConfig
@@ -102,8 +105,14 @@ class RunConfig:
     val_size: float = 0.25  # share of the non-test photos
     sampling: float | str = "none"  # class-weighted sampling exponent: 0 natural .. 1 balanced
     class_weights: str | list[float] = "none"  # none, inverse, or one weight per class
-    loss: str = "ce"
+    head: str = DEFAULT_HEAD  # classify, regress or ordinal (retinopathy.heads)
+    loss: str | None = None  # None: the head's own default (retinopathy.heads.HEAD_LOSSES)
     label_smoothing: float = 0.0  # share of a uniform target mixed into each one (ce)
+    # cut points between grades given at training, in place of the ones tuned on validation
+    thresholds: str | list[float] | None = None
+    spec_target: float = SPEC_TARGET  # the screening operating points' targets on validation
+    sens_target: float = SENS_TARGET
+    bootstrap: int = N_RESAMPLES  # resamples of the test set's 95% confidence intervals
     augment: bool = True
     select: str = "val_qwk"  # the validation metric that picks the kept model
     tta: bool = False  # evaluate over flipped views too
@@ -126,12 +135,15 @@ class RunConfig:
             raise UserError(f"--split-seed must be >= 0, not {self.split_seed}")
         if self.select not in SELECT:
             raise UserError(f"select must be one of {', '.join(SELECT)}, not {self.select!r}")
-        if self.loss not in LOSS_CHOICES:
-            raise UserError(f"loss must be one of {', '.join(LOSS_CHOICES)}, not {self.loss!r}")
+        self.loss = make_head(self.head, self.num_classes, self.loss).loss
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing must lie in [0, 1), not {self.label_smoothing}")
-        if self.label_smoothing and self.loss != "ce":
-            raise UserError(f"--label-smoothing needs --loss ce, not {self.loss}")
+        if self.label_smoothing and (self.head, self.loss) != ("classify", "ce"):
+            raise UserError("--label-smoothing needs the classify head with --loss ce")
+        self.thresholds = cut_points_option(self.thresholds, self.grading)
+        self.spec_target = check_target("--spec-target", self.spec_target)
+        self.sens_target = check_target("--sens-target", self.sens_target)
+        self.bootstrap = check_bootstrap(self.bootstrap)
         self.sampling = _sampling_exponent(self.sampling)
         self.class_weights = _class_weights(self.class_weights, self.num_classes)
         if not isinstance(self.train, TrainConfig):
@@ -256,12 +268,27 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 @dataclass
 class EvaluateConfig:
-    """``evaluate``: the run, and how to compute on it."""
+    """``evaluate``: the run, and how to compute on it.
+
+    ``thresholds`` (cut points, checked against the run's task once it is read), the two
+    targets and ``bootstrap``: None is the run's own (its config.json and thresholds.json).
+    """
 
     run: Path
     tta: bool | None = None  # None: as the run was trained
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the run's recorded count, which reproduces its own numbers
+    thresholds: str | Sequence[float] | None = None
+    spec_target: float | None = None
+    sens_target: float | None = None
+    bootstrap: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, flag in (("spec_target", "--spec-target"), ("sens_target", "--sens-target")):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_target(flag, getattr(self, name)))
+        if self.bootstrap is not None:
+            self.bootstrap = check_bootstrap(self.bootstrap)
 
 
 @dataclass
@@ -276,6 +303,7 @@ class PredictConfig:
     batch_size: int = 32
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores, by the load average
+    thresholds: str | Sequence[float] | None = None  # None: the run's cut points
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -291,6 +319,29 @@ class PredictConfig:
 
 def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
+
+
+def cut_points_option(value: str | Sequence[float] | None, task: Task) -> list[float] | None:
+    """``--thresholds``: K-1 increasing cut points for ``task`` (text or numbers), or None.
+
+    The referable task refers by its screening operating points, not by cut points.
+    """
+    if value is None:
+        return None
+    if task.is_binary:
+        raise UserError(
+            f"--thresholds cuts a grade scale; the {task.name} task refers at its screening "
+            "operating points instead (--spec-target, --sens-target)"
+        )
+    if isinstance(value, str):
+        return list(parse_cut_points(value, task.num_classes))
+    return list(check_cut_points([float(v) for v in value], task.num_classes))
+
+
+def check_bootstrap(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"--bootstrap must be a whole number of resamples >= 1, not {value!r}")
+    return value
 
 
 def _sampling_exponent(value: float | str) -> float:

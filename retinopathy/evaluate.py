@@ -5,8 +5,11 @@
 
 Uses the run's own prepared photos, split and kept checkpoint (best.pt on the selected validation
 metric), all as the run recorded them: nothing is drawn, read from the original photos or
-preprocessed again, and the checkpoint is read once. Where patients have both eyes (EyePACS),
-also reports the gain from fusing the two eyes.
+preprocessed again, and the checkpoint is read once. Photos are graded as the run's head and
+its ``thresholds.json`` say (:mod:`retinopathy.grading`: tuned cut points, the screening
+operating points); the first evaluation of a run chooses and writes them. The test metrics come
+with 95% patient-bootstrap intervals and both operating points (:mod:`retinopathy.results`).
+Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes.
 
 Under ``torchrun`` each rank grades its share of the batches; rank 0 gathers them in order,
 computes the metrics over the whole split and writes the files once.
@@ -15,22 +18,32 @@ computes the metrics over the whole split and writes the files once.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from retinopathy import fusion, report
-from retinopathy.config import EvaluateConfig
+from retinopathy import report, report_sections
+from retinopathy.config import EvaluateConfig, cut_points_option
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
-from retinopathy.metrics import compute_metrics, scalar_metrics
-from retinopathy.models import KeptModel, load_run_model, predict_probs
+from retinopathy.grading import (
+    Grading,
+    Outputs,
+    choose_grading,
+    choose_points,
+    read_grading,
+    scored,
+    with_cut_points,
+    write_grading,
+)
+from retinopathy.metrics import majority_baseline, scalar_metrics
+from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import reopen
-from retinopathy.tasks import Task
+from retinopathy.results import Results, evaluation_results, fused_results
 from shared.atomic import atomic_write_text
 from shared.device import describe, pick_device
 from shared.distributed import (
@@ -58,10 +71,26 @@ def evaluate(config: EvaluateConfig | str | Path) -> Path:
     init_distributed(device)
     paths = require_run_dir(config.run)
     kept = load_run_model(paths.root)
+    choices = Choices(
+        cut_points_option(config.thresholds, kept.config.grading),  # checked before any work
+        config.spec_target,
+        config.sens_target,
+        config.bootstrap,
+    )
     with cpu_threads(config.threads or kept.config.train.threads):
         print(f"evaluating {paths.root} on {describe(device)}", flush=True)
         data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
-        return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept)
+        return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept, choices=choices)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What one evaluation chooses in place of the run's own (None: the run's)."""
+
+    cut_points: list[float] | None = None
+    spec_target: float | None = None
+    sens_target: float | None = None
+    bootstrap: int | None = None
 
 
 def evaluate_run(
@@ -71,6 +100,7 @@ def evaluate_run(
     *,
     tta: bool | None = None,
     kept: KeptModel | None = None,
+    choices: Choices | None = None,
 ) -> Path:
     """Test metrics, plots and report.md of ``run_dir`` from ``data`` (training hands its own).
 
@@ -79,90 +109,94 @@ def evaluate_run(
     paths = RunPaths(run_dir)
     kept = kept or load_run_model(paths.root)
     tta = kept.config.tta if tta is None else tta
-    val = _probs(kept.model, data.val, device, tta, "val")
-    test = _probs(kept.model, data.test, device, tta, "test")
+    val = _outputs(kept, data.val, device, tta, "val")
+    test = _outputs(kept, data.test, device, tta, "test")
     if is_main_process():
-        _write_results(paths, kept, data, val, test)
+        remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' kept
+        grading = _run_grading(paths.root, kept, val, tta, choices or Choices())
+        _write_results(paths, kept, data, grading, val, test, choices or Choices())
     barrier()  # on every rank, evaluation returns once the report is there
     return paths.report
+
+
+def _run_grading(
+    run_dir: Path, kept: KeptModel, val: Outputs, tta: bool, choices: Choices
+) -> Grading:
+    """The run's stored grading (chosen and stored now if it has none), with ``choices``."""
+    run = kept.config
+    grading = read_grading(run_dir, run.grading)
+    if grading is None:
+        grading = choose_grading(
+            run.grading, run.head, val,
+            spec_target=run.spec_target, sens_target=run.sens_target, given=run.thresholds,
+        )  # fmt: skip
+        if tta == run.tta:  # chosen on the outputs the run itself gives: the run's own
+            write_grading(run_dir, grading)
+    targets = (choices.spec_target or run.spec_target, choices.sens_target or run.sens_target)
+    if targets != (run.spec_target, run.sens_target):
+        grading = replace(grading, points=choose_points(run.grading, val, *targets))
+    return with_cut_points(grading, choices.cut_points)
 
 
 def _write_results(
     paths: RunPaths,
     kept: KeptModel,
     data: RunData,
-    val: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
+    grading: Grading,
+    val: Outputs,
+    test: Outputs,
+    choices: Choices,
 ) -> None:
-    """Metrics, predictions, plots and report.md from the gathered probabilities; the summary."""
-    remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' are kept
+    """Metrics, predictions, plots and report.md from the gathered outputs; the summary."""
     task = data.task
-    test_metrics = compute_metrics(test[1], test[0], task)
-    val_metrics = compute_metrics(val[1], val[0], task)
-    fused = _fusion_section(task, data, val, test, test_metrics)
-    summary = {**scalar_metrics(test_metrics, "test_"), **scalar_metrics(val_metrics, "val_")}
-    extra = [f"Validation: {report.headline(val_metrics)}.\n"]
+    n_resamples = choices.bootstrap or kept.config.bootstrap
+    results = evaluation_results(grading, val, test, data.patients("test"), n_resamples)
+    fused = fused_results(grading, val, test, data.patients("val"), data.patients("test"))
+    summary = {**scalar_metrics(results.test, "test_"), **scalar_metrics(results.val, "val_")}
     if fused:
-        extra.append(fused[0])
-        summary.update(fused[1])
-    frame = prediction_frame(task, data.test.ids, test[0], labels=test[1])
+        alpha, fused_metrics = fused
+        gain = fused_metrics["qwk"] - results.test["qwk"]
+        summary.update(fusion_alpha=alpha, fused_qwk=fused_metrics["qwk"], fusion_qwk_gain=gain)
+    frame = prediction_frame(
+        task, data.test.ids, test.probs, labels=test.labels,
+        grades=grading.grades(test.probs, test.scores),
+        scores=test.scores if scored(grading.head) else None,
+    )  # fmt: skip
     write_predictions(paths.root / PREDICTIONS, frame)
-    results = {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)}
-    atomic_write_text(paths.root / METRICS_JSON, json.dumps(results, indent=1))
-    _write_report(paths, kept, data, test_metrics, extra)
-    print(report.summary(task, test_metrics, paths.root))
-    if fused:
-        print(
-            f"fusing both eyes: test QWK {fused[1]['fused_qwk']:.3f} "
-            f"({fused[1]['fusion_qwk_gain']:+.3f})"
-        )
+    record = {
+        "summary": summary,
+        "test": _jsonable(results.test),
+        "val": _jsonable(results.val),
+        "ci95": results.ci95,
+        "operating_points": results.operating_points,
+        "cut_points": results.cut_points,
+        "grading": grading.to_json(),
+    }
+    atomic_write_text(paths.root / METRICS_JSON, json.dumps(record, indent=1))
+    baseline = majority_baseline(data.train.labels, test.labels, task.num_classes)
+    _write_report(paths, kept, data, grading, results, fused, baseline)
+    print(report.summary(task, results.test, paths.root))
+    for line in report_sections.summary_lines(results, summary):
+        print(line)
 
 
-def _probs(model, dataset, device, tta: bool, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and labels of the whole ``dataset``, in order, on every rank.
+def _outputs(kept: KeptModel, dataset, device, tta: bool, name: str) -> Outputs:
+    """Probabilities, scores and labels of the whole ``dataset``, in order, on every rank.
 
     Each rank grades its share of the batches one process would run (batches of consecutive
     photos), so the numbers do not depend on how many ranks share the work.
     """
     mine = my_share(batch_ranges(len(dataset), BATCH_SIZE))
-    local: list[tuple[torch.Tensor, torch.Tensor]] = []
+    local: list[tuple[torch.Tensor, ...]] = []
     if mine:  # more ranks than batches leaves a rank without any
         loader = DataLoader(dataset, batch_sampler=mine)
         bar = lambda it: progress(it, desc=f"evaluate {name}", unit="batch", leave=False)  # noqa: E731
-        probs, labels = predict_probs(model, loader, device, tta=tta, progress=bar)
+        got = predict_outputs(kept.model, kept.head, loader, device, tta=tta, progress=bar)
         sizes = [len(b) for b in mine]
-        local = list(zip(probs.split(sizes), labels.split(sizes), strict=True))
+        local = list(zip(*(t.split(sizes) for t in got), strict=True))
     batches = in_input_order(all_gather_object(local))
-    return (
-        torch.cat([p for p, _ in batches]).numpy(),
-        torch.cat([y for _, y in batches]).numpy(),
-    )
-
-
-def _fusion_section(
-    task: Task,
-    data: RunData,
-    val: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-    test_metrics: dict[str, Any],
-) -> tuple[str, dict[str, float]] | None:
-    val_patients, test_patients = data.patients("val"), data.patients("test")
-    if not fusion.pairs(test_patients):
-        return None
-    alpha = fusion.choose_alpha(val[0], val[1], val_patients, task)
-    fused = compute_metrics(test[1], fusion.fuse(test[0], test_patients, alpha), task)
-    gain = fused["qwk"] - test_metrics["qwk"]
-    text = (
-        "## Per-patient fusion of both eyes\n\n"
-        f"Each eye's probabilities blended with the other eye's (weight {alpha}, chosen on "
-        f"validation), over {len(fusion.pairs(test_patients))} test patients with both eyes.\n\n"
-        "| | QWK | accuracy | macro F1 |\n|---|---|---|---|\n"
-        f"| single eye | {test_metrics['qwk']:.3f} | {test_metrics['accuracy']:.3f} "
-        f"| {test_metrics['macro_f1']:.3f} |\n"
-        f"| fused | {fused['qwk']:.3f} | {fused['accuracy']:.3f} | {fused['macro_f1']:.3f} |\n\n"
-        f"QWK gain from fusion: {gain:+.3f}.\n"
-    )
-    return text, {"fusion_alpha": alpha, "fused_qwk": fused["qwk"], "fusion_qwk_gain": gain}
+    probs, scores, labels = (torch.cat([b[i] for b in batches]).numpy() for i in range(3))
+    return Outputs(probs, scores, labels)
 
 
 def fusion_alpha(run_dir: Path) -> float | None:
@@ -177,16 +211,23 @@ def _write_report(
     paths: RunPaths,
     kept: KeptModel,
     data: RunData,
-    test_metrics: dict[str, Any],
-    extra: list[str],
+    grading: Grading,
+    results: Results,
+    fused: tuple[float, dict[str, Any]] | None,
+    baseline: dict[str, Any],
 ) -> None:
     history = MetricsLog(paths.metrics).rows()
-    plots = report.save_plots(paths.plots, data.task, test_metrics, history)
+    plots = report.save_plots(
+        paths.plots, data.task, results.test, history, points=results.operating_points
+    )
     config = kept.config
+    extra = [f"Validation: {report.headline(results.val)}.\n"]
+    if fused and fused[0] > 0:  # a weight of 0 chose the single eye: nothing to show
+        extra.append(report_sections.fusion_section(results.test, fused, data.patients("test")))
     text = report.render(
-        title=f"{config.arch} on {config.task}",
+        title=f"{config.arch} on {config.task}, {grading.head} head",
         task=data.task,
-        test=test_metrics,
+        test=results.test,
         counts=data.counts(),
         config=config.to_json(),
         plots=plots,
@@ -194,6 +235,9 @@ def _write_report(
         kept_model=_kept_line(kept),
         extra_sections=extra,
         photos=problems_line(data.prepared),
+        ci=results.ci95,
+        beside_headline=[report_sections.baseline_table(data.task, results.test, baseline)],
+        test_sections=report_sections.grading_sections(grading, results),
     )
     atomic_write_text(paths.report, text)
 
@@ -207,4 +251,4 @@ def _kept_line(kept: KeptModel) -> str:
 
 
 def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if k != "roc_curves"}
+    return {k: v for k, v in metrics.items() if k not in ("roc_curves", "roc_referable")}

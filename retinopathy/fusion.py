@@ -8,7 +8,7 @@ evidence. Each photo's probabilities become ``(1 - alpha) * own + alpha * other 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,11 +36,24 @@ def fuse(probs: np.ndarray, patients: Sequence[str | None], alpha: float) -> np.
 
 
 def choose_alpha(
-    probs: np.ndarray, labels: np.ndarray, patients: Sequence[str | None], task: Task
+    probs: np.ndarray,
+    labels: np.ndarray,
+    patients: Sequence[str | None],
+    task: Task,
+    grades: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+    scores: np.ndarray | None = None,
 ) -> float:
-    """The blend weight with the best validation QWK (ties: the smaller weight)."""
-    scores = [
-        quadratic_kappa(labels, predict_classes(fuse(probs, patients, a), task), task.num_classes)
-        for a in ALPHAS
-    ]
-    return float(ALPHAS[int(np.argmax(scores))])
+    """The blend weight with the best validation QWK (ties: the smaller weight).
+
+    ``grades(probs, scores)`` grades the fused photos as the run does (default: the most
+    probable class, 0.5 on a two-class task); ``scores``, the heads' scores, are fused alike.
+    """
+
+    def predicted(alpha: float) -> np.ndarray:
+        fused = fuse(probs, patients, alpha)
+        if grades is None:
+            return predict_classes(fused, task)
+        return grades(fused, None if scores is None else fuse(scores, patients, alpha))
+
+    kappas = [quadratic_kappa(labels, predicted(a), task.num_classes) for a in ALPHAS]
+    return float(ALPHAS[int(np.argmax(kappas))])

@@ -9,6 +9,9 @@ Photos are preprocessed exactly as the run's training photos were (crop or Graha
 same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
 file is an error. ``fuse_eyes`` blends the two eyes of EyePACS-style pairs
 (``<patient>_left`` / ``<patient>_right``) with the weight chosen on the run's validation split.
+Grades come as the run's evaluation chose them (its ``thresholds.json``: a regress or ordinal
+head's tuned cut points, the referable task's operating point; :mod:`retinopathy.grading`);
+``thresholds`` replaces the cut points.
 
 The photos are graded ``batch_size`` at a time, read as each batch is graded, so a folder of any
 size fits in memory. Under ``torchrun`` each rank grades its share of those batches and the
@@ -31,11 +34,12 @@ import pandas as pd
 import torch
 
 from retinopathy import fusion
-from retinopathy.config import PredictConfig
+from retinopathy.config import PredictConfig, cut_points_option
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.preprocess import BadImage, first_reasons, load_and_preprocess
 from retinopathy.evaluate import fusion_alpha
-from retinopathy.models import KeptModel, load_run_model, predict_probs
+from retinopathy.grading import scored, stored_grading, with_cut_points
+from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
 from shared.device import pick_device
 from shared.distributed import (
@@ -72,9 +76,10 @@ def grade(
     """Grade ``images`` (a photo, a folder, or a list of paths) with the run in ``run_dir``.
 
     Returns a pandas DataFrame, one row per photo: ``id``, ``grade`` (the predicted class
-    index), ``class`` (its name), ``p_0`` ... ``p_<k>`` and ``path``. ``options``: the fields
-    of :class:`~retinopathy.config.PredictConfig` (``tta``, ``fuse_eyes``, ``batch_size``,
-    ``device``). Unreadable photos in a folder or list are skipped with a warning.
+    index), ``class`` (its name), ``score`` (regress and ordinal heads), ``p_0`` ... ``p_<k>``
+    and ``path``. ``options``: the fields of :class:`~retinopathy.config.PredictConfig`
+    (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``thresholds``). Unreadable photos in
+    a folder or list are skipped with a warning.
     """
     graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
     if graded.unreadable:
@@ -112,6 +117,9 @@ def grade_photos(config: PredictConfig) -> Graded:
     init_distributed(device)
     kept = load_run_model(config.run)
     run = kept.config
+    cut_points = cut_points_option(config.thresholds, run.grading)  # checked before any work
+    grading = stored_grading(config.run, run.grading, run.head, run.thresholds)
+    grading = with_cut_points(grading, cut_points)
     files = find_images(config.images)
     batches = [files[b.start : b.stop] for b in batch_ranges(len(files), config.batch_size)]
     mine = my_share(batches)
@@ -129,13 +137,18 @@ def grade_photos(config: PredictConfig) -> Graded:
         raise UserError(f"cannot read {bad[0]}")
     if not good:
         raise UserError(f"none of the {len(files)} photos could be read: {first_reasons(bad)}")
-    probs = np.concatenate([p for _, p, _ in results])
+    probs = np.concatenate([p for _, (p, _), _ in results])
+    scores = np.concatenate([s for _, (_, s), _ in results])
     ids = [p.stem for p in good]
     if config.fuse_eyes:
         alpha = fusion_alpha(config.run)
         alpha = UNVALIDATED_ALPHA if alpha is None else alpha
         probs = fusion.fuse(probs, _patients(ids), alpha)
-    frame = prediction_frame(run.grading, ids, probs, paths=good)
+        scores = fusion.fuse(scores, _patients(ids), alpha)
+    frame = prediction_frame(
+        run.grading, ids, probs, paths=good, grades=grading.grades(probs, scores),
+        scores=scores if scored(run.head) else None,
+    )  # fmt: skip
     return Graded(frame, bad, run.grading.class_names)
 
 
@@ -152,16 +165,18 @@ def find_images(images: Path | Sequence[Path]) -> list[Path]:
 
 def _grade_batch(
     kept: KeptModel, paths: list[Path], device: torch.device, tta: bool
-) -> tuple[list[Path], np.ndarray, list[str]]:
-    """One batch of photos: the readable ones, their class probabilities, the unreadable ones."""
+) -> tuple[list[Path], tuple[np.ndarray, np.ndarray], list[str]]:
+    """One batch of photos: the readable ones, their class probabilities and head scores, the
+    unreadable ones."""
     run = kept.config
     good, photos, bad = load_photos(paths, run.data.image_size, run.data.mode)
     if not photos:
-        return good, np.zeros((0, run.num_classes), np.float32), bad
+        return good, (np.zeros((0, run.num_classes), np.float32), np.zeros(0, np.float32)), bad
     transform = eval_transform(run.data.image_size, run.mean, run.std)
     images = torch.stack([transform(torch.from_numpy(p).permute(2, 0, 1)) for p in photos])
     batch = [(images, torch.full((len(photos),), -1))]  # no labels
-    return good, predict_probs(kept.model, batch, device, tta=tta)[0].numpy(), bad
+    probs, scores, _ = predict_outputs(kept.model, kept.head, batch, device, tta=tta)
+    return good, (probs.numpy(), scores.numpy()), bad
 
 
 def load_photos(paths: list[Path], size: int, mode: str) -> tuple[list[Path], list, list[str]]:

@@ -1,7 +1,8 @@
 """The table of graded photos: one row per photo, for ``evaluate``, ``predict`` and ``grade``.
 
 Columns: ``id``; ``true`` (the class index, where the photo's label is known); ``grade`` (the
-predicted class index) and ``class`` (its name); ``p_0`` ... ``p_<k>`` (the class
+predicted class index) and ``class`` (its name); ``score`` (a ``regress`` or ``ordinal``
+head's score, the number its cut points cut); ``p_0`` ... ``p_<k>`` (the class
 probabilities); ``path`` (where the photo's file is known).
 """
 
@@ -24,15 +25,19 @@ def prediction_frame(
     *,
     labels: Sequence[int] | None = None,
     paths: Sequence[Path] | None = None,
+    grades: Sequence[int] | None = None,
+    scores: Sequence[float] | None = None,
 ) -> pd.DataFrame:
-    """The graded photos: the predicted class is the most probable one."""
+    """The graded photos; ``grades`` None: the most probable class of each."""
     probs = np.asarray(probs, dtype=float)
-    grade = probs.argmax(1)
+    grade = probs.argmax(1) if grades is None else np.asarray(grades, dtype=int)
     columns: dict[str, object] = {"id": list(ids)}
     if labels is not None:
         columns["true"] = np.asarray(labels, dtype=int)
     columns["grade"] = grade
     columns["class"] = [task.class_names[k] for k in grade]
+    if scores is not None:
+        columns["score"] = np.asarray(scores, dtype=float)
     for k in range(task.num_classes):
         columns[f"p_{k}"] = probs[:, k]
     if paths is not None:

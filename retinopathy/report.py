@@ -1,7 +1,9 @@
 """The run's report: plots and ``report.md``, laid out the way the lab reports read.
 
 Per-class precision/recall/F1 and the confusion matrix (true class on rows) come first, because
-that is where a model that only ever says "grade 0" shows itself; accuracy comes after.
+that is where a model that only ever says "grade 0" shows itself; accuracy comes after, with its
+95% interval and beside the "always the majority grade" baseline. The sections on cut points,
+operating points and eye fusion are :mod:`retinopathy.report_sections`'.
 """
 
 from __future__ import annotations
@@ -13,14 +15,26 @@ from typing import Any
 
 import numpy as np
 
+from retinopathy.metrics import format_rate
 from retinopathy.tasks import Task
+from retinopathy.uncertainty import format_with_interval
 from shared import plotting
+
+POINT_MARKERS = {"high_specificity": "o", "high_sensitivity": "s"}
 
 
 def save_plots(
-    plots_dir: Path, task: Task, test: Mapping[str, Any], history: Sequence[Mapping[str, float]]
+    plots_dir: Path,
+    task: Task,
+    test: Mapping[str, Any],
+    history: Sequence[Mapping[str, float]],
+    points: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Path]:
-    """Curves per epoch, both confusion matrices, ROC curves and per-class bars."""
+    """Curves per epoch, both confusion matrices, ROC curves and per-class bars.
+
+    ``points``: the screening operating points on test, marked on the ROC plot beside the
+    referable score's curve.
+    """
     out: dict[str, Path] = {}
     if history:
         panels = {}
@@ -51,16 +65,32 @@ def save_plots(
         title="test per-class metrics",
     )
     if "roc_curves" in test:
-        out["roc"] = _plot_roc(plots_dir / "roc.png", test["roc_curves"], names)
+        referable = test.get("roc_referable")
+        if referable is None and "roc_fpr" in test:
+            referable = (test["roc_fpr"], test["roc_tpr"])
+        out["roc"] = _plot_roc(plots_dir / "roc.png", test["roc_curves"], names, referable, points)
     return out
 
 
-def _plot_roc(path: Path, curves: Mapping[int, tuple[list[float], list[float]]], names) -> Path:
+def _plot_roc(
+    path: Path,
+    curves: Mapping[int, tuple[list[float], list[float]]],
+    names,
+    referable: tuple[list[float], list[float]] | None = None,
+    points: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     for k, (fpr, tpr) in curves.items():
         ax.plot(fpr, tpr, label=names[int(k)])
+    if referable is not None:
+        ax.plot(*referable, "k-", lw=1.6, label="referable score")
+    for name, point in (points or {}).items():
+        ax.plot(
+            1 - point["specificity"], point["sensitivity"], POINT_MARKERS.get(name, "^"),
+            color="crimson", ms=7, mfc="none", mew=1.8, label=name.replace("_", " "),
+        )  # fmt: skip
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(
         xlabel="false positive rate (1 - specificity)",
@@ -72,8 +102,7 @@ def _plot_roc(path: Path, curves: Mapping[int, tuple[list[float], list[float]]],
     return plotting._save(fig, path)
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+_fmt = format_rate  # "n/a" where a rate is undefined, as a never-predicted class's precision
 
 
 def class_table(task: Task, m: Mapping[str, Any]) -> str:
@@ -110,16 +139,19 @@ def collapse_warning(task: Task, m: Mapping[str, Any], share: float = 0.9) -> st
     )
 
 
-def headline(m: Mapping[str, Any]) -> str:
-    parts = [
-        f"QWK {_fmt(m['qwk'])}",
-        f"accuracy {_fmt(m['accuracy'])}",
-        f"macro F1 {_fmt(m['macro_f1'])}",
-        f"AUC {_fmt(m['auc'])}",
-    ]
-    if "sensitivity" in m:
-        parts += [f"sensitivity {_fmt(m['sensitivity'])}", f"specificity {_fmt(m['specificity'])}"]
-    return ", ".join(parts)
+HEADLINE = (("qwk", "QWK"), ("accuracy", "accuracy"), ("macro_f1", "macro F1"), ("auc", "AUC"))
+
+
+def headline(m: Mapping[str, Any], ci: Mapping[str, Sequence[float]] | None = None) -> str:
+    """The one-number metrics; with ``ci``, each as "0.88 (0.85-0.91)" (its 95% interval)."""
+    names = HEADLINE + ((("sensitivity", "sensitivity"), ("specificity", "specificity"))
+                        if "sensitivity" in m else ())  # fmt: skip
+    if ci is None:
+        return ", ".join(f"{label} {_fmt(m[key])}" for key, label in names)
+    return ", ".join(
+        f"{label} {format_with_interval(m[key], ci[key]) if key in ci else _fmt(m[key])}"
+        for key, label in names
+    )
 
 
 def distribution_table(task: Task, counts: Mapping[str, Sequence[int]]) -> str:
@@ -144,14 +176,22 @@ def render(
     kept_model: str | None = None,
     extra_sections: Sequence[str] = (),
     photos: str | None = None,
+    ci: Mapping[str, Sequence[float]] | None = None,
+    beside_headline: Sequence[str] = (),
+    test_sections: Sequence[str] = (),
 ) -> str:
-    """``photos``: the data section's line on the prepared photos (usable, rejected, converted)."""
+    """``photos``: the data section's line on the prepared photos (usable, rejected, converted).
+
+    ``ci``: the test metrics' 95% intervals; ``beside_headline``: text right under the test
+    headline (the baseline row); ``test_sections``: sections after the test set's plots.
+    """
     rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
     lines = [f"# {title}", "", f"Task: **{task.name}** ({task.description}).", ""]
     if kept_model is not None:  # the checkpoint and epoch the numbers below are from
         lines += [f"Kept model: {kept_model}.", ""]
     warning = collapse_warning(task, test)
-    lines += ["## Test set", "", headline(test), ""] + ([warning, ""] if warning else [])
+    lines += ["## Test set", "", headline(test, ci), ""] + ([warning, ""] if warning else [])
+    lines += [p for text in beside_headline for p in (text, "")]
     lines += [
         class_table(task, test),
         "",
@@ -163,7 +203,8 @@ def render(
     for key in ("confusion", "confusion_norm", "per_class", "roc", "curves"):
         if key in rel:
             lines.append(f"![{key}]({rel[key]})")
-    lines += ["", "## Data", ""] + ([f"{photos}.", ""] if photos else [])
+    lines += ["", *test_sections]
+    lines += ["## Data", ""] + ([f"{photos}.", ""] if photos else [])
     lines += [distribution_table(task, counts), ""]
     lines += list(extra_sections)
     lines += [

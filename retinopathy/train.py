@@ -32,9 +32,10 @@ from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
 from retinopathy.epoch_figures import ValidationCapture, epoch_figures
 from retinopathy.evaluate import evaluate_run
+from retinopathy.heads import Head, head_eval, head_step
 from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
-from retinopathy.models import build_model
+from retinopathy.models import build_run_model, run_head
 from retinopathy.prepare import prepare, reopen
 from retinopathy.tasks import Task
 from shared.device import describe, pick_device
@@ -45,7 +46,7 @@ from shared.distributed import (
     is_main_process,
     world_size,
 )
-from shared.engine import Trainer, classification_step
+from shared.engine import Trainer
 from shared.engine.tensorboard import TensorBoardLog
 from shared.errors import UserError
 from shared.rng import seed_everything
@@ -72,8 +73,8 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     data = RunData.split_anew(prepared, config)
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
     seed_everything(config.train.seed)  # the initial weights are part of the recipe
-    model = build_model(config.arch, config.num_classes, config.pretrained, config.finetune)
-    config.pretrained_loaded = bool(getattr(model, "pretrained", False))
+    model, _ = build_run_model(config, config.pretrained)
+    config.pretrained_loaded = model.pretrained
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
     if is_main_process():
         data.save_split(run_dir)
@@ -112,7 +113,7 @@ def resume(
     barrier()  # the Trainer of every rank reads the config rank 0 wrote
     with cpu_threads(resumed_threads(config.train.threads, threads)):
         data = RunData.of_run(reopen(config), config, run_dir)
-        model = build_model(config.arch, config.num_classes, "no", config.finetune)
+        model, _ = build_run_model(config)
         _fit(run_dir, config, data, model, device, resume=True)
     return run_dir
 
@@ -144,11 +145,19 @@ def loss_weights(config: RunConfig, labels: list[int]) -> list[float] | None:
     return list(option)
 
 
-def validation_metrics(task: Task) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
-    """The engine's per-epoch validation metrics, named as metrics.csv's columns."""
+def validation_metrics(
+    task: Task, head: Head
+) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """The engine's per-epoch validation metrics, named as metrics.csv's columns.
 
-    def metrics_fn(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        m = compute_metrics(targets.numpy(), logits.float().softmax(1).numpy(), task)
+    The head's class probabilities; its predicted classes at the default cut points (the
+    classify head: argmax, or 0.5 on a two-class task, as before heads existed).
+    """
+
+    def metrics_fn(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        probs = head.probabilities(outputs).numpy()
+        y_pred = None if head.name == "classify" else head.predict_classes(outputs).numpy()
+        m = compute_metrics(targets.numpy(), probs, task, y_pred=y_pred)
         out = scalar_metrics(m)
         out["f1"] = out.pop("macro_f1")
         out["acc"] = out.pop("accuracy")  # pairs with the engine's train_acc in curves
@@ -157,13 +166,15 @@ def validation_metrics(task: Task) -> Callable[[torch.Tensor, torch.Tensor], dic
     return metrics_fn
 
 
-def _logs(config: RunConfig, data: RunData, run_dir: Path, metrics_fn: Any) -> dict[str, Any]:
+def _logs(
+    config: RunConfig, data: RunData, run_dir: Path, head: Head, metrics_fn: Any
+) -> dict[str, Any]:
     """The Trainer's ``metrics_fn`` and ``callbacks``: with ``--tensorboard``, an event log whose
     figures come from the validation outputs the metrics are computed on."""
     if not config.tensorboard:
         return {"metrics_fn": metrics_fn}
     capture = ValidationCapture(metrics_fn)
-    figures = epoch_figures(data.task, capture, data.val)
+    figures = epoch_figures(data.task, capture, data.val, head.predict_classes)
     return {"metrics_fn": capture, "callbacks": [TensorBoardLog(run_dir, figures)]}
 
 
@@ -176,17 +187,18 @@ def _fit(
     resume: bool,
 ) -> Path:
     """Train (or continue) the run in ``run_dir``, then evaluate it. Returns the report path."""
-    task = data.task
+    task, head = data.task, run_head(config)
     weights = loss_weights(config, data.train.labels)
     sampler = (
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
     init = "ImageNet weights" if config.pretrained_loaded else "random init"
+    shown = f"{task.name}, {head.name} head ({head.loss})"
     ranks = f" x {world_size()} ranks" if is_distributed() else ""
     if is_main_process():
         print(f"data: {problems_line(data.prepared)}", flush=True)
         print(
-            f"{config.arch} ({init}), {task.name}, {config.data.image_size} px, on "
+            f"{config.arch} ({init}), {shown}, {config.data.image_size} px, on "
             f"{describe(device)}{ranks}; train/val/test {len(data.train)}/{len(data.val)}/"
             f"{len(data.test)} photos; run {run_dir}",
             flush=True,
@@ -198,11 +210,28 @@ def _fit(
         config=config.train,
         run_dir=run_dir,
         device=device,
-        step_fn=classification_step(make_criterion(config.loss, weights, config.label_smoothing)),
-        **_logs(config, data, run_dir, validation_metrics(task)),
+        step_fn=head_step(head, _training_criterion(head, weights, config.label_smoothing)),
+        eval_fn=head_eval(head, _validation_criterion(head)),
+        **_logs(config, data, run_dir, head, validation_metrics(task, head)),
         sampler_weights=sampler,
         arch=config.arch,
     )
     trainer.fit(resume=resume)
     barrier()  # rank 0 has written the last checkpoint that every rank evaluates
     return evaluate_run(run_dir, data, device)
+
+
+def _training_criterion(
+    head: Head, weights: list[float] | None, label_smoothing: float
+) -> torch.nn.Module:
+    """The head's training loss; with label smoothing (the classify head's cross-entropy only, as
+    the config checks), that cross-entropy smoothed."""
+    if label_smoothing:
+        return make_criterion("ce", weights, label_smoothing)
+    return head.criterion(weights)
+
+
+def _validation_criterion(head: Head) -> torch.nn.Module:
+    """The validation loss: unweighted, and for the classify head plain cross-entropy whatever
+    the training loss (focal included), as the engine's default has always had it."""
+    return make_criterion("ce") if head.name == "classify" else head.criterion()

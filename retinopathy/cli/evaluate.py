@@ -5,15 +5,23 @@
     torchrun --nproc_per_node 2 -m retinopathy evaluate --run-dir RUN   # the ranks share the photos
 
 Uses the run's own prepared photos, split and kept checkpoint (best.pt on the selected validation
-metric); the original photos are not read again. Where patients have both eyes (EyePACS), also
-reports the gain from fusing the two eyes.
+metric); the original photos are not read again. Photos are graded with the run's stored cut
+points and operating points (thresholds.json); --thresholds, --spec-target and --sens-target
+choose others for this evaluation only. Where patients have both eyes (EyePACS), also reports
+the gain from fusing the two eyes.
+
+    python -m retinopathy evaluate --run-dir RUN --thresholds 0.6,1.4,2.5,3.2 --bootstrap 200
 """
 
 from __future__ import annotations
 
 import argparse
 
-from retinopathy.cli.flags import add_tta_argument
+from retinopathy.cli.flags import (
+    add_screening_arguments,
+    add_thresholds_argument,
+    add_tta_argument,
+)
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
 from shared.cli import add_device_argument, add_run_dir_argument, add_threads_argument, given
@@ -22,10 +30,14 @@ from shared.cli import add_device_argument, add_run_dir_argument, add_threads_ar
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_dir_argument(p, "a finished run folder", required=True)
     add_tta_argument(p, default="as the run was trained")
+    add_thresholds_argument(p, default="the run's own, tuned on validation")
+    add_screening_arguments(p, default="the run's own")
     add_device_argument(p)
     add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    evaluate(EvaluateConfig(**given(args, "run", "tta", "device", "threads")))
+    options = ("run", "tta", "device", "threads", "thresholds", "spec_target", "sens_target",
+               "bootstrap")  # fmt: skip
+    evaluate(EvaluateConfig(**given(args, *options)))
     return 0

@@ -1,5 +1,6 @@
 """Flags several commands share: the data flags of ``prepare`` and ``train`` (which photos, and
-how they are preprocessed), and ``--tta`` (``train``, ``evaluate``, ``predict``)."""
+how they are preprocessed), ``--tta`` and ``--thresholds`` (``train``, ``evaluate``,
+``predict``), and the screening targets and ``--bootstrap`` (``train``, ``evaluate``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from retinopathy.data.cache import default_cache_dir
 from retinopathy.data.prepared import STORAGES
 from retinopathy.data.preprocess import MODES
 from retinopathy.data.sources import FORMATS
+from retinopathy.operating_points import SENS_TARGET, SPEC_TARGET
+from retinopathy.uncertainty import N_RESAMPLES
 from shared.cli import default_of, given
 
 # One flag per DataConfig field, each named after it.
@@ -77,4 +80,47 @@ def add_tta_argument(
         default=None,
         help="average the predictions over horizontal and vertical flips"
         + (f" (default: {default})" if default else ""),
+    )
+
+
+def add_thresholds_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str
+) -> None:
+    parser.add_argument(
+        "--thresholds",
+        metavar="A,B,...",
+        help="the K-1 increasing cut points between grades on the head's score, e.g. "
+        f"0.7,1.4,2.6,3.3 for five grades; a negative first one: --thresholds=-0.2,... "
+        f"(default: {default})",
+    )
+
+
+def add_screening_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None
+) -> None:
+    """``--spec-target``, ``--sens-target``, ``--bootstrap``; ``default``: what leaving one out
+    means where it is not the library's default."""
+
+    def said(value: object) -> str:
+        return f"(default: {default or value})"
+
+    parser.add_argument(
+        "--spec-target",
+        type=float,
+        metavar="RATE",
+        help=f"specificity the high-specificity operating point reaches on validation "
+        f"{said(SPEC_TARGET)}",
+    )
+    parser.add_argument(
+        "--sens-target",
+        type=float,
+        metavar="RATE",
+        help=f"sensitivity the high-sensitivity operating point reaches on validation "
+        f"{said(SENS_TARGET)}",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        metavar="N",
+        help=f"resamples of the test set's 95%% intervals, by patient {said(N_RESAMPLES)}",
     )

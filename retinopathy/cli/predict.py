@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retinopathy.cli.flags import add_tta_argument
+from retinopathy.cli.flags import add_thresholds_argument, add_tta_argument
 from retinopathy.config import PredictConfig
 from retinopathy.predict import predict
 from shared.cli import (
@@ -26,7 +26,8 @@ from shared.cli import (
     given,
 )
 
-OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device", "threads")
+OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device", "threads",
+           "thresholds")  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", type=Path, metavar="IMAGES", help="a photo or a folder of photos")
     p.add_argument("--out", type=Path, help="CSV to write (default: RUN/predictions/<name>.csv)")
     add_tta_argument(p)
+    add_thresholds_argument(p, default="the run's own, tuned on validation")
     p.add_argument(
         "--fuse-eyes",
         action="store_true",

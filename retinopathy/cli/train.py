@@ -3,6 +3,7 @@
     python -m retinopathy train --arch resnet50                 # the built-in synthetic set
     python -m retinopathy train ~/data/eyepacs --arch inception_v3 --task grade3 --epochs 30
     python -m retinopathy train --arch resnet18 --sampling balanced --class-weights inverse
+    python -m retinopathy train --head regress --loss smooth_l1    # cut points tuned for QWK
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
@@ -16,7 +17,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retinopathy.cli.flags import DATA_OPTIONS, add_data_arguments, add_tta_argument
+from retinopathy.cli.flags import (
+    DATA_OPTIONS,
+    add_data_arguments,
+    add_screening_arguments,
+    add_thresholds_argument,
+    add_tta_argument,
+)
 from retinopathy.config import (
     DEFAULT_ARCH,
     REAL_DATA,
@@ -26,7 +33,7 @@ from retinopathy.config import (
     SGD_WEIGHT_DECAY,
     RunConfig,
 )
-from retinopathy.losses import LOSS_CHOICES
+from retinopathy.heads import HEAD_CHOICES, HEAD_LOSSES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
 from shared import backbones
@@ -42,8 +49,9 @@ from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
-               "finetune", "select", "device", "sampling", "class_weights", "loss",
-               "label_smoothing", "augment", "tta", "tensorboard")  # fmt: skip
+               "finetune", "select", "device", "sampling", "class_weights", "head", "loss",
+               "label_smoothing", "augment", "tta", "tensorboard", "thresholds", "spec_target",
+               "sens_target", "bootstrap")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
                   "precision", "accum_steps", "clip_grad_norm", "seed", "threads",
@@ -90,6 +98,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--finetune",
         choices=backbones.FINETUNE_CHOICES,
         help=f"layers that learn ({_run('finetune')})",
+    )
+    model.add_argument(
+        "--head",
+        choices=HEAD_CHOICES,
+        help="classify: softmax over the classes; regress: the grade as one number; ordinal: "
+        f"K-1 cumulative 'grade > k' logits (CORAL) ({_run('head')})",
     )
     fit = p.add_argument_group("training")
     fit.add_argument(
@@ -169,7 +183,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="loss weights: none, inverse (inverse class frequency) or w0,w1,... "
         f"({_run('class_weights')})",
     )
-    imb.add_argument("--loss", choices=LOSS_CHOICES, help=f"({_run('loss')})")
+    losses = sorted({loss for choices in HEAD_LOSSES.values() for loss in choices})
+    per_head = "; ".join(f"{h}: {' or '.join(c)}" for h, c in HEAD_LOSSES.items())
+    imb.add_argument("--loss", choices=losses, help=f"{per_head} (default: the head's first)")
     imb.add_argument(
         "--no-augment",
         dest="augment",
@@ -195,6 +211,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "run (finished or not) to that many epochs; any other changed option is refused",
     )
     add_tta_argument(out)
+    grading = p.add_argument_group("grading (chosen on validation after training)")
+    add_thresholds_argument(grading, default="tuned for QWK, for the regress and ordinal heads")
+    add_screening_arguments(grading)
 
 
 def run(args: argparse.Namespace) -> int:
