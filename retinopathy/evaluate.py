@@ -107,6 +107,7 @@ def _write_results(
         summary.update(fused[1])
     frame = prediction_frame(task, data.test.ids, test[0], labels=test[1])
     write_predictions(paths.root / PREDICTIONS, frame)
+    extra.append(report.explain_section(paths.root, kept, data, frame))
     results = {"summary": summary, "test": _jsonable(test_metrics), "val": _jsonable(val_metrics)}
     atomic_write_text(paths.root / METRICS_JSON, json.dumps(results, indent=1))
     _write_report(paths, kept, data, test_metrics, extra)
