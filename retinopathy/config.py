@@ -36,6 +36,7 @@ from shared.errors import UserError
 from shared.runs import read_config
 
 APP = "retinopathy"
+EXPLAIN_TARGETS = ("grade", "referable")  # what predict --explain's maps are for
 SYNTHETIC = "synthetic"  # DATA naming the built-in sample set instead of a dataset
 DEFAULT_ARCH = "resnet18"
 # The validation metric that picks the kept model, and which direction is better.
@@ -304,10 +305,13 @@ class PredictConfig:
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores, by the load average
     thresholds: str | Sequence[float] | None = None  # None: the run's cut points
+    explain: str | None = None  # heat maps beside the CSV, for "grade" or "referable"
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads must be at least 1, not {self.threads}")
+        if self.explain is not None and self.explain not in EXPLAIN_TARGETS:
+            raise UserError(f"--explain is one of {', '.join(EXPLAIN_TARGETS)}, not {self.explain}")
         if self.batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, not {self.batch_size}")
         if self.out is not None and Path(self.out).is_dir():

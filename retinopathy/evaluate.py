@@ -174,7 +174,8 @@ def _write_results(
     }
     atomic_write_text(paths.root / METRICS_JSON, json.dumps(record, indent=1))
     baseline = majority_baseline(data.train.labels, test.labels, task.num_classes)
-    _write_report(paths, kept, data, grading, results, fused, baseline)
+    explained = report.explain_section(paths.root, kept, data, frame)
+    _write_report(paths, kept, data, grading, results, fused, baseline, explained)
     print(report.summary(task, results.test, paths.root))
     for line in report_sections.summary_lines(results, summary):
         print(line)
@@ -215,6 +216,7 @@ def _write_report(
     results: Results,
     fused: tuple[float, dict[str, Any]] | None,
     baseline: dict[str, Any],
+    explained: str,
 ) -> None:
     history = MetricsLog(paths.metrics).rows()
     plots = report.save_plots(
@@ -224,6 +226,7 @@ def _write_report(
     extra = [f"Validation: {report.headline(results.val)}.\n"]
     if fused and fused[0] > 0:  # a weight of 0 chose the single eye: nothing to show
         extra.append(report_sections.fusion_section(results.test, fused, data.patients("test")))
+    extra.append(explained)
     text = report.render(
         title=f"{config.arch} on {config.task}, {grading.head} head",
         task=data.task,

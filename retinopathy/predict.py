@@ -38,6 +38,7 @@ from retinopathy.config import PredictConfig, cut_points_option
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.preprocess import BadImage, first_reasons, load_and_preprocess
 from retinopathy.evaluate import fusion_alpha
+from retinopathy.explain import explain_predictions
 from retinopathy.grading import scored, stored_grading, with_cut_points
 from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
@@ -95,6 +96,10 @@ def predict(config: PredictConfig) -> Path:
     graded = grade_photos(config)
     out = config.out or on_main(_default_out, config)  # one clock names the file
     if is_main_process():
+        if config.explain:  # a heat map per photo beside the CSV, and a column naming it
+            graded.frame = explain_predictions(
+                config.run, graded.frame, out, config.explain, config.device
+            )
         write_predictions(out, graded.frame)
         _print_summary(graded, out)
     barrier()  # on every rank, predict returns once the CSV is there

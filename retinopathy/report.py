@@ -218,6 +218,13 @@ def render(
     return "\n".join(lines)
 
 
+def explain_section(run_dir: Path, kept: Any, data: Any, predictions: Any) -> str:
+    """The "Why this grade" section: heat-map gallery, pointing game (:mod:`.report_explain`)."""
+    from retinopathy.report_explain import explain_section  # torch and the model: only here
+
+    return explain_section(run_dir, kept, data, predictions)
+
+
 def summary(task: Task, test: Mapping[str, Any], run_dir: Path) -> str:
     """The one-screen summary printed at the end of a run."""
     recall = ", ".join(

@@ -2,6 +2,7 @@
 
     python -m retinopathy predict --run-dir RUN photo.jpeg
     python -m retinopathy predict --run-dir RUN ~/new_photos --tta --fuse-eyes --out grades.csv
+    python -m retinopathy predict --run-dir RUN ~/new_photos --explain   # + explain/<name>.png
     torchrun --nproc_per_node 4 -m retinopathy predict --run-dir RUN ~/new_photos   # sharded
 
 Photos are preprocessed exactly as the run's training photos were (crop or Graham, same size,
@@ -16,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from retinopathy.cli.flags import add_thresholds_argument, add_tta_argument
-from retinopathy.config import PredictConfig
+from retinopathy.config import EXPLAIN_TARGETS, PredictConfig
 from retinopathy.predict import predict
 from shared.cli import (
     add_device_argument,
@@ -27,7 +28,7 @@ from shared.cli import (
 )
 
 OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device", "threads",
-           "thresholds")  # fmt: skip
+           "thresholds", "explain")  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="blend the two eyes of a patient",
+    )
+    p.add_argument(
+        "--explain",
+        nargs="?",
+        const="grade",
+        choices=EXPLAIN_TARGETS,
+        help="also write a Grad-CAM heat map over each photo, OUT's folder/explain/<name>.png, "
+        "for the predicted grade (default) or the referable score; needs captum",
     )
     p.add_argument(
         "--batch-size",

@@ -18,6 +18,9 @@ quadrants, flame haemorrhages and cotton-wool spots (3); new vessels at the disc
 arcades, often with a pre-retinal haemorrhage or laser scars (4). Sizes are clinical but kept
 visible at 128 px (a blot haemorrhage is 1.5-3 px across there). Everything drawn is a function
 of the generator passed in; a change to what is drawn must bump ``synthetic.VERSION``.
+:func:`render_with_mask` also returns where the lesions are: the pixels that drawing them changed
+(by more than :data:`LESION_LEVEL` in a channel, before the camera's blur and noise); it draws
+no more and no less than :func:`render`, so a photo is the same whichever function drew it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 # -- geometry --------------------------------------------------------------------------------
 
 _RGB = tuple[float, float, float]
+LESION_LEVEL = 12  # grey levels a lesion changes a pixel by, at least, to be in its mask
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
@@ -371,12 +375,22 @@ def _camera(e: _Eye) -> np.ndarray:
 
 def render(grade: int, eye: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """One synthetic fundus photo as HxWx3 uint8 RGB (height ``size``, width up to 1.5x)."""
+    return render_with_mask(grade, eye, size, rng)[0]
+
+
+def render_with_mask(
+    grade: int, eye: str, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render`'s photo and its lesion mask, HxW uint8: 255 on a lesion, 0 elsewhere."""
     e = _Eye(rng, size, eye)
     _background(e)
     _optic_disc(e)
     _vessels(e)
+    before = e.image.copy()  # no draw from ``rng``: the photo is the one render() draws
     _lesions(e, grade)
+    mask = np.zeros((e.h, e.w), np.uint8)
+    mask[:, e.x0 : e.x1][cv2.absdiff(e.image, before).max(axis=2) > LESION_LEVEL] = 255
     out = _camera(e)
     if rng.random() < 0.1:  # inverted, as seen through a condensing lens
-        out = np.ascontiguousarray(out[::-1, ::-1])
-    return out
+        out, mask = np.ascontiguousarray(out[::-1, ::-1]), np.ascontiguousarray(mask[::-1, ::-1])
+    return out, mask

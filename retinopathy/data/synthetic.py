@@ -3,6 +3,7 @@
     .venv/bin/python -m retinopathy prepare synthetic      # generate (once) and prepare it
     from retinopathy.data.synthetic import generate
     root = generate(n_images=2000, seed=0)   # <cache>/synthetic-eyepacs-n2000-s0-512px-v2
+    mask = read_mask(mask_path(root / "train" / "10_left.jpeg"))   # HxW bool: the lesions
 
 These photos are SYNTHETIC: drawn by :mod:`retinopathy.data.fundus_drawing`, not taken of
 anyone's eye. They exist so that every stage (reading, cropping, caching, splitting, training,
@@ -13,6 +14,20 @@ files, and the generation that draws them (in parallel, resumable, JPEG-compress
 Grades follow EyePACS' shares (73 / 7 / 15 / 2.5 / 2, exactly, by largest remainder) and both
 eyes of a patient usually agree (a latent severity shared by the two eyes, correlation 0.97:
 about 87% same grade, as in EyePACS). Everything is a function of the seed.
+
+The set's folder::
+
+    trainLabels.csv          image,level (EyePACS' label file)
+    train/<stem>.jpeg        the photos, <stem> = <patient>_<left|right>
+    masks/<stem>.png         where the lesions were drawn: one 8-bit greyscale PNG per photo, the
+                             photo's size, 255 on a lesion and 0 elsewhere (all 0 for grade 0);
+                             :func:`~retinopathy.data.fundus_drawing.render_with_mask` says which
+                             pixels count. The pointing game (:mod:`retinopathy.pointing_game`)
+                             reads them.
+    manifest.json            the parameters; written last, when every file above is there
+
+A set drawn before masks existed gets them on its next :func:`generate` (each photo drawn again
+from its seed, its JPEG left untouched: the same photos, now with their masks).
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from retinopathy.data.cache import default_cache_dir
-from retinopathy.data.fundus_drawing import render
+from retinopathy.data.fundus_drawing import render_with_mask
 from retinopathy.data.workers import map_unordered, worker_count
 from retinopathy.tasks import GRADES
 from shared.atomic import atomic_write_bytes, atomic_write_text
@@ -36,6 +51,7 @@ from shared.errors import UserError
 SHARES = (0.73, 0.07, 0.15, 0.025, 0.02)  # of each grade in GRADES, as in EyePACS
 EYE_CORRELATION = 0.97  # latent severity correlation between the two eyes -> ~87% same grade
 VERSION = 2  # bump whenever the photos drawn for a seed change
+MASKS = "masks"  # the folder of lesion masks, beside ``train/``
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,18 @@ def assign_grades(n_images: int, seed: int) -> list[tuple[str, str, int]]:
     return [(p, side, int(g)) for (p, side), g in zip(eyes, grades, strict=True)]
 
 
+def mask_path(photo: str | Path) -> Path:
+    """Where a set in this layout keeps the lesion mask of ``photo`` (``<set>/train/<stem>.*``)."""
+    photo = Path(photo)
+    return photo.parent.parent / MASKS / f"{photo.stem}.png"
+
+
+def read_mask(path: str | Path) -> np.ndarray | None:
+    """The lesion mask at ``path`` as HxW bool, or None where there is no readable one."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if Path(path).is_file() else None
+    return None if mask is None else mask > 0
+
+
 @dataclass(frozen=True)
 class _Job:
     path: str
@@ -89,13 +117,22 @@ class _Job:
     size: int
     seed: tuple[int, ...]
 
+    @property
+    def done(self) -> bool:
+        return Path(self.path).exists() and mask_path(self.path).exists()
+
 
 def _render_job(job: _Job) -> None:
+    """Draw the photo; write its mask, then the JPEG, each only where it is missing."""
     rng = np.random.default_rng(job.seed)
-    image = render(job.grade, job.eye, job.size, rng)
+    image, mask = render_with_mask(job.grade, job.eye, job.size, rng)
     quality = int(rng.integers(85, 96))
-    _, buf = cv2.imencode(".jpeg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    atomic_write_bytes(job.path, buf.tobytes())
+    if not mask_path(job.path).exists():
+        _, png = cv2.imencode(".png", mask)
+        atomic_write_bytes(mask_path(job.path), png.tobytes())
+    if not Path(job.path).exists():
+        _, buf = cv2.imencode(".jpeg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        atomic_write_bytes(job.path, buf.tobytes())
 
 
 def _check_folder(root: Path, params: Params) -> bool:
@@ -122,18 +159,17 @@ def generate(
     *,
     progress: bool = True,
 ) -> Path:
-    """Write the set (``trainLabels.csv``, ``train/*.jpeg``, ``manifest.json``) unless present.
+    """Write the set (``trainLabels.csv``, ``train/*.jpeg``, ``masks/*.png``, ``manifest.json``)
+    unless present.
 
-    An interrupted run resumes: finished photos are kept.
+    An interrupted run resumes: finished photos are kept. A finished set missing masks (drawn
+    before they existed) gets them, its photos untouched.
     """
     if n_images < 2 or size < 64:
         raise UserError("a synthetic set needs at least 2 photos of at least 64 px")
     params = Params(n_images, seed, size)
     root = Path(root).expanduser() if root else default_root(n_images, seed, size)
-    if _check_folder(root, params):
-        return root
-    (root / "train").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / ".generating.json", json.dumps(asdict(params)))
+    finished = _check_folder(root, params)
     labels = assign_grades(n_images, seed)
     jobs = [
         _Job(
@@ -145,19 +181,26 @@ def generate(
         )
         for p, eye, g in labels
     ]
-    todo = [j for j in jobs if not Path(j.path).exists()]
+    todo = [j for j in jobs if not j.done]
+    if finished and not todo:
+        return root
+    if not finished:
+        (root / "train").mkdir(parents=True, exist_ok=True)
+        atomic_write_text(root / ".generating.json", json.dumps(asdict(params)))
+    _draw(todo, len(jobs), workers, "lesion masks" if finished else "synthetic photos", progress)
+    if not finished:
+        rows = "".join(f"{p}_{eye},{g}\n" for p, eye, g in labels)
+        atomic_write_text(root / "trainLabels.csv", "image,level\n" + rows)
+        atomic_write_text(root / "manifest.json", json.dumps(asdict(params)))
+        (root / ".generating.json").unlink(missing_ok=True)
+    return root
+
+
+def _draw(todo: list[_Job], total: int, workers: int | None, desc: str, progress: bool) -> None:
     workers = worker_count(workers, len(todo))
-    with tqdm(
-        total=len(jobs),
-        initial=len(jobs) - len(todo),
-        desc="synthetic photos",
-        unit="photo",
-        disable=not progress,
-    ) as bar:
+    bar = tqdm(
+        total=total, initial=total - len(todo), desc=desc, unit="photo", disable=not progress
+    )
+    with bar:
         for _ in map_unordered(_render_job, todo, workers, chunksize=4):
             bar.update()
-    rows = "".join(f"{p}_{eye},{g}\n" for p, eye, g in labels)
-    atomic_write_text(root / "trainLabels.csv", "image,level\n" + rows)
-    atomic_write_text(root / "manifest.json", json.dumps(asdict(params)))
-    (root / ".generating.json").unlink(missing_ok=True)
-    return root

@@ -215,3 +215,19 @@ def test_a_checkpoint_of_another_head_is_one_line(head_runs, tmp_path: Path, cap
     err = capsys.readouterr().err.strip()
     assert "does not fit" in err and "ordinal head" in err and len(err.splitlines()) == 1
     assert (run / "report.md").read_text() == report
+
+
+@pytest.mark.parametrize("head", ["regress", "ordinal"])
+def test_a_scored_head_is_explained_by_its_score(head_runs, head, tmp_path: Path) -> None:
+    run = head_runs[head]
+    text = (run / "report.md").read_text()
+    assert "![explain gallery](plots/explain_gallery.png)" in text
+    # the ordinal head wraps the backbone: the map is still its last convolutional stage's
+    assert "`backbone.layer4`" in text if head == "ordinal" else "`layer4`" in text
+    image = tmp_path / "retina.jpg"
+    cv2.imwrite(str(image), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "grades.csv"
+    argv = ["predict", "--run-dir", str(run), str(image), "--out", str(out), "--explain"]
+    assert main(argv) == 0
+    overlay = cv2.imread(str(tmp_path / pd.read_csv(out)["explain"][0]))
+    assert overlay.shape[:2] == photo("retina").shape[:2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -85,3 +86,48 @@ def test_absent_device_is_one_line(trained, tmp_path: Path, capsys, monkeypatch)
     )
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_explain_writes_a_heat_map_of_the_photos_size_beside_the_csv(trained, tmp_path) -> None:
+    run, _ = trained
+    rgb = photo("retina")
+    cv2.imwrite(str(tmp_path / "retina.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "grades.csv"
+    argv = ["predict", "--run-dir", str(run), str(tmp_path / "retina.jpg"), "--out", str(out)]
+    assert main([*argv, "--explain"]) == 0
+    df = pd.read_csv(out)
+    assert list(df["explain"]) == ["explain/retina.png"] and df.columns[-1] == "explain"
+    heat = cv2.imread(str(tmp_path / "explain" / "retina.png"))
+    assert heat.shape == rgb.shape  # the photo's own size, not the model's
+    assert (heat != cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)).any()  # something is coloured
+
+
+def test_explain_referable_over_a_folder(trained, tmp_path: Path) -> None:
+    run, _ = trained
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rgb = cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR)[::4, ::4]
+    cv2.imwrite(str(folder / "3_left.jpeg"), rgb)
+    cv2.imwrite(str(folder / "3_right.png"), cv2.flip(rgb, 1))
+    out = tmp_path / "out" / "grades.csv"
+    argv = ["predict", "--run-dir", str(run), str(folder), "--out", str(out)]
+    assert main([*argv, "--explain", "referable"]) == 0
+    df = pd.read_csv(out).set_index("id")
+    assert df.loc["3_right", "explain"] == "explain/3_right.png"
+    for name in ("3_left", "3_right"):
+        assert cv2.imread(str(out.parent / "explain" / f"{name}.png")).shape == rgb.shape
+
+
+def test_explain_without_captum_is_one_line_and_writes_nothing(
+    trained, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    run, _ = trained
+    monkeypatch.setitem(sys.modules, "captum.attr", None)
+    cv2.imwrite(str(tmp_path / "eye.png"), cv2.cvtColor(photo("retina"), cv2.COLOR_RGB2BGR))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "grades.csv"
+    argv = ["predict", "--run-dir", str(run), str(tmp_path / "eye.png"), "--out", str(out)]
+    assert main([*argv, "--explain"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install captum" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -56,3 +57,35 @@ def test_generate_layout_determinism_and_reuse(tmp_path: Path) -> None:
     (tmp_path / "mine" / "notes.txt").write_text("user data")
     with pytest.raises(UserError, match="not empty"):
         synthetic.generate(tmp_path / "mine", n_images=4, progress=False)
+
+
+def test_every_photo_has_its_lesion_mask(tmp_path: Path) -> None:
+    root = synthetic.generate(
+        tmp_path / "s", n_images=12, seed=3, size=96, workers=2, progress=False
+    )
+    records = load_source(root).records
+    assert {r.grade for r in records} >= {0, 1, 2}
+    for r in records:
+        path = synthetic.mask_path(r.path)
+        assert path == root / "masks" / f"{r.path.stem}.png"
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert raw.dtype == np.uint8 and raw.ndim == 2 and set(np.unique(raw)) <= {0, 255}
+        assert raw.shape == cv2.imread(str(r.path)).shape[:2]  # the photo's size
+        mask = synthetic.read_mask(path)
+        assert (mask.sum() > 0) == (r.grade >= 1), r  # graded photos: lesions; grade 0: none
+    assert synthetic.read_mask(tmp_path / "none.png") is None
+
+
+def test_a_set_drawn_before_masks_gets_them_with_its_photos_untouched(tmp_path: Path) -> None:
+    root = synthetic.generate(
+        tmp_path / "s", n_images=6, seed=1, size=96, workers=1, progress=False
+    )
+    photos = sorted((root / "train").iterdir())
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in photos}
+    masks = {p.name: p.read_bytes() for p in (root / "masks").iterdir()}
+    for p in (root / "masks").iterdir():
+        p.unlink()
+    (root / "masks").rmdir()  # the layout of a set drawn before masks existed
+    assert synthetic.generate(root, n_images=6, seed=1, size=96, progress=False) == root
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in photos} == before
+    assert {p.name: p.read_bytes() for p in (root / "masks").iterdir()} == masks
