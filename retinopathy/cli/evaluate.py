@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import argparse
 
-from retinopathy.cli.flags import add_tta_argument
+from retinopathy.cli.flags import RUN_PRECISION, add_tta_argument
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
-from shared.cli import add_device_argument, add_run_dir_argument, add_threads_argument, given
+from shared.cli import (
+    add_device_argument,
+    add_precision_argument,
+    add_run_dir_argument,
+    add_threads_argument,
+    given,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,8 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_tta_argument(p, default="as the run was trained")
     add_device_argument(p)
     add_threads_argument(p)
+    add_precision_argument(p, default=RUN_PRECISION + ", which reproduces its test numbers")
 
 
 def run(args: argparse.Namespace) -> int:
-    evaluate(EvaluateConfig(**given(args, "run", "tta", "device", "threads")))
+    evaluate(EvaluateConfig(**given(args, "run", "tta", "device", "threads", "precision")))
     return 0

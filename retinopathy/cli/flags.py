@@ -1,5 +1,6 @@
 """Flags several commands share: the data flags of ``prepare`` and ``train`` (which photos, and
-how they are preprocessed), and ``--tta`` (``train``, ``evaluate``, ``predict``)."""
+how they are preprocessed), ``--tta`` (``train``, ``evaluate``, ``predict``), and what
+``evaluate``'s and ``predict``'s ``--precision`` default to."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from shared.cli import default_of, given
 
 # One flag per DataConfig field, each named after it.
 DATA_OPTIONS = tuple(f.name for f in fields(DataConfig))
+# What evaluate's and predict's --precision default to (retinopathy.models.KeptModel.compute_dtype).
+RUN_PRECISION = "the one the run was trained in"
 
 
 def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
