@@ -40,6 +40,31 @@ def init_worker(*_: object) -> None:
     cv2.setNumThreads(1)
 
 
+# OpenCV's thread pool does not survive a fork: a forked child (a DataLoader worker) that sets
+# the count of a pool whose threads slept in its parent waits for them forever, on a condition
+# variable only they could release. So before every fork of this process the pool shrinks to
+# one thread, which the child keeps (a worker process wants no more), and the parent gets its
+# count back after.
+_counts_before_fork: list[int] = []
+
+
+def _before_fork() -> None:
+    _counts_before_fork.append(cv2.getNumThreads())
+    cv2.setNumThreads(1)
+
+
+def _after_fork_in_parent() -> None:
+    cv2.setNumThreads(_counts_before_fork.pop())
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_counts_before_fork.clear,
+    )
+
+
 @contextmanager
 def opencv_threads(count: int) -> Iterator[int]:
     """OpenCV's own thread pool in this process inside the block: ``count`` threads; the
