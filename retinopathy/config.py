@@ -69,6 +69,9 @@ class DataConfig:
     storage: str = "npy"  # cached photo format: raw npy (fast) or jpeg (12x smaller)
     cache: str | None = None  # None: retinopathy.data.cache.default_cache_dir()
     workers: int | None = None  # preprocessing processes; None: every core
+    # CPU threads of prepare's own process (torch's and OpenCV's); None: the idle cores. Chosen
+    # when prepare runs and recorded; the photos come out the same with any count.
+    threads: int | None = None
     synthetic_images: int = 2000  # photos in the sample set
     synthetic_size: int = 512  # the sample set's photo height in px
 
@@ -82,6 +85,8 @@ class DataConfig:
         check_size(self.image_size)
         if self.workers is not None and self.workers < 1:
             raise UserError(f"--workers must be at least 1, not {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, not {self.threads}")
 
     @property
     def on_sample_set(self) -> bool:
@@ -279,6 +284,7 @@ class EvaluateConfig:
     tta: bool | None = None  # None: as the run was trained
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the run's recorded count, which reproduces its own numbers
+    precision: str | None = None  # auto|fp32|bf16|fp16; None: the run's recorded one, likewise
     thresholds: str | Sequence[float] | None = None
     spec_target: float | None = None
     sens_target: float | None = None
@@ -306,6 +312,8 @@ class PredictConfig:
     threads: int | None = None  # None: the idle cores, by the load average
     thresholds: str | Sequence[float] | None = None  # None: the run's cut points
     explain: str | None = None  # heat maps beside the CSV, for "grade" or "referable"
+    # auto|fp32|bf16|fp16; None: the run's recorded one (why: KeptModel.compute_dtype)
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:

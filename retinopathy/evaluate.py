@@ -55,6 +55,7 @@ from shared.distributed import (
     is_main_process,
     my_share,
 )
+from shared.precision import NAMES, autocast
 from shared.runs import MetricsLog, RunPaths, progress, remove_run_temporaries, require_run_dir
 from shared.threads import cpu_threads
 
@@ -78,9 +79,12 @@ def evaluate(config: EvaluateConfig | str | Path) -> Path:
         config.bootstrap,
     )
     with cpu_threads(config.threads or kept.config.train.threads):
-        print(f"evaluating {paths.root} on {describe(device)}", flush=True)
+        dtype = kept.compute_dtype(config.precision, device)
+        print(f"evaluating {paths.root} on {describe(device)}, {NAMES[dtype]}", flush=True)
         data = RunData.of_run(reopen(kept.config), kept.config, paths.root)
-        return evaluate_run(paths.root, data, device, tta=config.tta, kept=kept, choices=choices)
+        return evaluate_run(
+            paths.root, data, device, tta=config.tta, kept=kept, choices=choices, dtype=dtype
+        )
 
 
 @dataclass(frozen=True)
@@ -101,16 +105,20 @@ def evaluate_run(
     tta: bool | None = None,
     kept: KeptModel | None = None,
     choices: Choices | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Test metrics, plots and report.md of ``run_dir`` from ``data`` (training hands its own).
 
-    ``tta``: None evaluates as the run was trained. Prints the one-screen summary.
+    ``tta``, ``dtype``: None evaluates as the run was trained (its precision: the one its
+    validation picked the kept model in). Prints the one-screen summary.
     """
     paths = RunPaths(run_dir)
     kept = kept or load_run_model(paths.root)
     tta = kept.config.tta if tta is None else tta
-    val = _outputs(kept, data.val, device, tta, "val")
-    test = _outputs(kept, data.test, device, tta, "test")
+    dtype = kept.compute_dtype(None, device) if dtype is None else dtype
+    with autocast(device, dtype):
+        val = _outputs(kept, data.val, device, tta, "val")
+        test = _outputs(kept, data.test, device, tta, "test")
     if is_main_process():
         remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' kept
         grading = _run_grading(paths.root, kept, val, tta, choices or Choices())

@@ -55,6 +55,7 @@ from shared.distributed import (
 )
 from shared.errors import UserError
 from shared.image_files import list_images
+from shared.precision import autocast
 from shared.runs import progress
 from shared.threads import cpu_threads
 
@@ -79,8 +80,8 @@ def grade(
     Returns a pandas DataFrame, one row per photo: ``id``, ``grade`` (the predicted class
     index), ``class`` (its name), ``score`` (regress and ordinal heads), ``p_0`` ... ``p_<k>``
     and ``path``. ``options``: the fields of :class:`~retinopathy.config.PredictConfig`
-    (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``thresholds``). Unreadable photos in
-    a folder or list are skipped with a warning.
+    (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``threads``, ``precision``,
+    ``thresholds``). Unreadable photos in a folder or list are skipped with a warning.
     """
     graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
     if graded.unreadable:
@@ -131,8 +132,10 @@ def grade_photos(config: PredictConfig) -> Graded:
     bar = progress(total=sum(map(len, mine)), desc="predict", unit="photo", leave=False)
     graded = []
     with cpu_threads(config.threads):
+        dtype = kept.compute_dtype(config.precision, device)
         for paths in mine:
-            graded.append(_grade_batch(kept, paths, device, config.tta))
+            with autocast(device, dtype):
+                graded.append(_grade_batch(kept, paths, device, config.tta))
             bar.update(len(paths))
     bar.close()
     results = in_input_order(all_gather_object(graded))

@@ -23,7 +23,9 @@ from retinopathy.data.cache import prepare_records
 from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared, problems_line
 from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
+from retinopathy.data.workers import opencv_threads
 from shared.distributed import init_distributed, is_main_process, on_main
+from shared.threads import choose_threads, cpu_threads
 
 
 def open_source(config: DataConfig, *, progress: bool = True) -> Source:
@@ -45,20 +47,26 @@ def open_source(config: DataConfig, *, progress: bool = True) -> Source:
 def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False) -> PreparedSet:
     """Read the dataset and preprocess it into the cache, reusing what is there.
 
-    ``progress``: progress bars; ``verbose``: print what was done and where the cache is.
+    ``progress``: progress bars; ``verbose``: print what is done and where the cache is.
+    ``config.threads`` (None: the idle cores) bounds torch's and OpenCV's threads in this
+    process meanwhile, and is set to the count used, so a run's config.json records it.
     """
     init_distributed(torch.device("cpu"))  # a no-op unless under torchrun, or already joined
-    source = open_source(config, progress=progress)
-    prepared = prepare_records(
-        source.records,
-        config.image_size,
-        config.mode,
-        config.cache,
-        config.workers,
-        storage=config.storage,
-        rejected=source.rejected,
-        progress=progress,
-    )
+    config.threads = choose_threads(config.threads)
+    with cpu_threads(config.threads), opencv_threads(config.threads):
+        if verbose and is_main_process():
+            print(header(config), flush=True)
+        source = open_source(config, progress=progress)
+        prepared = prepare_records(
+            source.records,
+            config.image_size,
+            config.mode,
+            config.cache,
+            config.workers,
+            storage=config.storage,
+            rejected=source.rejected,
+            progress=progress,
+        )
     if verbose and is_main_process():
         print(summary(prepared))
         print(f"cache: {prepared.folder}")
@@ -70,6 +78,12 @@ def reopen(config: RunConfig) -> PreparedSet:
     if config.prepared and (Path(config.prepared) / INDEX).is_file():
         return open_prepared(config.prepared, config.data.image_size, config.data.mode)
     return prepare(config.data, progress=False)
+
+
+def header(config: DataConfig) -> str:
+    """What prepare is about to do: the photos, their size and mode, the CPU threads."""
+    threads = f"{config.threads} CPU thread{'' if config.threads == 1 else 's'}"
+    return f"preparing {config.data} at {config.image_size} px ({config.mode}), {threads}"
 
 
 def summary(prepared: PreparedSet) -> str:

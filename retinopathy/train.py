@@ -64,6 +64,7 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     if run is not None:
         check_new_run_dir(run)
     config.train.threads = choose_threads(config.train.threads)
+    config.data.threads = config.data.threads or config.train.threads  # its prepare's too
     with cpu_threads(config.train.threads):
         return _train(config, device, run)
 

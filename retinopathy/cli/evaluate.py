@@ -18,13 +18,20 @@ from __future__ import annotations
 import argparse
 
 from retinopathy.cli.flags import (
+    RUN_PRECISION,
     add_screening_arguments,
     add_thresholds_argument,
     add_tta_argument,
 )
 from retinopathy.config import EvaluateConfig
 from retinopathy.evaluate import evaluate
-from shared.cli import add_device_argument, add_run_dir_argument, add_threads_argument, given
+from shared.cli import (
+    add_device_argument,
+    add_precision_argument,
+    add_run_dir_argument,
+    add_threads_argument,
+    given,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,10 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_screening_arguments(p, default="the run's own")
     add_device_argument(p)
     add_threads_argument(p)
+    add_precision_argument(p, default=RUN_PRECISION + ", which reproduces its test numbers")
 
 
 def run(args: argparse.Namespace) -> int:
-    options = ("run", "tta", "device", "threads", "thresholds", "spec_target", "sens_target",
-               "bootstrap")  # fmt: skip
+    options = ("run", "tta", "device", "threads", "precision", "thresholds", "spec_target",
+               "sens_target", "bootstrap")  # fmt: skip
     evaluate(EvaluateConfig(**given(args, *options)))
     return 0

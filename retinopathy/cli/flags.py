@@ -1,6 +1,7 @@
 """Flags several commands share: the data flags of ``prepare`` and ``train`` (which photos, and
 how they are preprocessed), ``--tta`` and ``--thresholds`` (``train``, ``evaluate``,
-``predict``), and the screening targets and ``--bootstrap`` (``train``, ``evaluate``)."""
+``predict``), the screening targets and ``--bootstrap`` (``train``, ``evaluate``), and what
+``evaluate``'s and ``predict``'s ``--precision`` default to."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from shared.cli import default_of, given
 
 # One flag per DataConfig field, each named after it.
 DATA_OPTIONS = tuple(f.name for f in fields(DataConfig))
+# What evaluate's and predict's --precision default to (retinopathy.models.KeptModel.compute_dtype).
+RUN_PRECISION = "the one the run was trained in"
 
 
 def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from retinopathy.cli.flags import add_thresholds_argument, add_tta_argument
+from retinopathy.cli.flags import RUN_PRECISION, add_thresholds_argument, add_tta_argument
 from retinopathy.config import EXPLAIN_TARGETS, PredictConfig
 from retinopathy.predict import predict
 from shared.cli import (
     add_device_argument,
+    add_precision_argument,
     add_run_dir_argument,
     add_threads_argument,
     default_of,
@@ -28,7 +29,7 @@ from shared.cli import (
 )
 
 OPTIONS = ("run", "images", "out", "tta", "fuse_eyes", "batch_size", "device", "threads",
-           "thresholds", "explain")  # fmt: skip
+           "thresholds", "explain", "precision")  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_device_argument(p)
     add_threads_argument(p)
+    add_precision_argument(p, default=RUN_PRECISION + ", as were its test numbers")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,12 +24,19 @@ from torch.utils.data import Dataset
 from retinopathy.data.prepared import PreparedSet, read_item, storage_of, write_item
 from retinopathy.data.preprocess import BadImage, load_and_preprocess
 from retinopathy.data.sources import Record
+from retinopathy.data.workers import init_worker
 
 log = logging.getLogger(__name__)
 
 
 class FundusDataset(Dataset):
     """Photos ``indices`` of ``prepared`` (default: all) as ``(image, label)`` pairs."""
+
+    # For the engine's loaders (shared.engine.data_order). Torch makes each loader worker
+    # single-threaded, but not OpenCV (a JPEG item's decode, the augmentation's warp, resize
+    # and colour tables), whose pool would start a thread per core in every worker: workers x
+    # cores threads contending for the cores.
+    worker_init_fn = staticmethod(init_worker)
 
     def __init__(
         self,

@@ -4,7 +4,9 @@
         ...
 
 Results come back as they finish, not in job order. One worker means no pool at all: the jobs
-run in this process, which is also what a debugger or a profiler wants.
+run in this process, which is also what a debugger or a profiler wants, with OpenCV's threads
+as the caller set them (:func:`opencv_threads`: ``prepare --threads``); in a pool every worker
+computes on one thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import multiprocessing as mp
 import multiprocessing.pool
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cv2
@@ -28,9 +31,50 @@ def worker_count(requested: int | None, jobs: int) -> int:
     return max(1, min(wanted, jobs or 1))
 
 
-def init_worker() -> None:
-    # One process per core already; OpenCV's own threads would oversubscribe the cores.
+def init_worker(*_: object) -> None:
+    """A worker process's start (a pool's, or a DataLoader's: the worker id is ignored).
+
+    One process per core already; OpenCV's own threads would oversubscribe the cores: workers
+    x cores threads, each photo's resize or warp waiting for the slowest of them.
+    """
     cv2.setNumThreads(1)
+
+
+# OpenCV's thread pool does not survive a fork: a forked child (a DataLoader worker) that sets
+# the count of a pool whose threads slept in its parent waits for them forever, on a condition
+# variable only they could release. So before every fork of this process the pool shrinks to
+# one thread, which the child keeps (a worker process wants no more), and the parent gets its
+# count back after.
+_counts_before_fork: list[int] = []
+
+
+def _before_fork() -> None:
+    _counts_before_fork.append(cv2.getNumThreads())
+    cv2.setNumThreads(1)
+
+
+def _after_fork_in_parent() -> None:
+    cv2.setNumThreads(_counts_before_fork.pop())
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_counts_before_fork.clear,
+    )
+
+
+@contextmanager
+def opencv_threads(count: int) -> Iterator[int]:
+    """OpenCV's own thread pool in this process inside the block: ``count`` threads; the
+    previous count after it."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield count
+    finally:
+        cv2.setNumThreads(before)
 
 
 def worker_pool(workers: int) -> mp.pool.Pool:
@@ -50,7 +94,6 @@ def map_unordered(
 ) -> Iterator[Any]:
     """``fn`` over ``jobs``, here when ``workers`` is 1, else in a pool; results as they finish."""
     if workers <= 1:
-        init_worker()
         for job in jobs:
             yield fn(job)
         return

@@ -118,12 +118,15 @@ def add_device_argument(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     )
 
 
-def add_precision_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_precision_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None
+) -> None:
+    """``--precision``; ``default`` says, where it is not ``auto``, what leaving it out means."""
     parser.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
         help="what to compute in; auto: bf16 where the device computes it natively and it is "
-        f"faster on this model, else fp32 (default: {DEFAULT_PRECISION})",
+        f"faster on this model, else fp32 (default: {default or DEFAULT_PRECISION})",
     )
 
 

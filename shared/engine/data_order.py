@@ -9,6 +9,9 @@
 - a resumed epoch starts its sampler at the first batch not yet trained on, without loading the
   batches before it.
 
+A dataset whose worker processes need setting up (an image library's own thread pool) says so
+with a ``worker_init_fn(worker_id)`` attribute, which :func:`seeded_loader` hands its loader.
+
 Loading in the main process (``num_workers=0``) puts torch's CPU generator back afterwards, so
 the training step's own randomness (dropout) does not depend on ``num_workers``. Python's and
 numpy's are left as loading leaves them (putting numpy's back costs ~0.5 ms a batch): a step
@@ -128,6 +131,7 @@ def seeded_loader(
         pin_memory=pin_memory,
         drop_last=drop_last,
         persistent_workers=num_workers > 0,
+        worker_init_fn=getattr(data, "worker_init_fn", None),
         # Its own generator: creating an iterator must not draw from the global one.
         generator=torch.Generator().manual_seed(seed),
     )

@@ -5,10 +5,16 @@ the device computes it natively and a forward pass of this model on a batch of t
 faster in it (:mod:`shared.precision`), else float32. The choice is written back into the
 config (and ``config.json``), so a resume computes in the same precision and stays exact; under
 DDP every rank takes rank 0's choice, as timing on each rank could differ.
+
+A trained model is evaluated (and applied) in the precision it recorded
+(:func:`inference_precision`): its validation numbers, and so its kept checkpoint, were measured
+in it, and the same precision gives the same numbers again.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +24,13 @@ from torch.utils.data import Dataset, default_collate
 
 from shared.distributed import all_gather_object
 from shared.engine.config import TrainConfig
-from shared.precision import NAMES, dtype_of, mixed_precision_pays, resolve_precision
+from shared.precision import (
+    NAMES,
+    dtype_of,
+    mixed_precision_pays,
+    native_fp16,
+    resolve_precision,
+)
 from shared.runs import RunPaths, read_config, write_config
 
 EXAMPLE_ITEMS = 2  # a batch this small times the model's arithmetic, not the data loading
@@ -81,3 +93,26 @@ def record_precision(run_dir: str | Path, precision: str, *, write: bool = True)
         if write:
             write_config(run_dir, config)
     return config
+
+
+def inference_precision(
+    asked: str | None,
+    recorded: str | None,
+    device: torch.device,
+    pays: Callable[[torch.dtype], bool] | None = None,
+) -> torch.dtype:
+    """The dtype a trained model computes in: ``asked`` (``auto``: chosen for this device as
+    training chooses, with ``pays`` the workload's check, the same on every rank); ``asked``
+    None: the precision the run recorded, which gives the run's own numbers again, and ``auto``
+    for a run that recorded none."""
+    if asked is None and recorded not in (None, "auto"):
+        if recorded == "fp16" and device.type == "cpu" and not native_fp16(device):
+            warnings.warn(
+                "the run computed in fp16, which this CPU would emulate (slower than fp32): "
+                "computing in fp32 (--precision bf16 or fp32 to choose)",
+                stacklevel=2,
+            )
+            return torch.float32
+        return dtype_of(recorded)
+    chosen = NAMES[resolve_precision(asked or "auto", device, pays)]
+    return dtype_of(all_gather_object(chosen)[0])

@@ -78,3 +78,56 @@ def test_evaluate_computes_with_the_runs_recorded_threads_unless_told(trained, m
     assert seen == [recorded, recorded + 1]
     with pytest.raises(UserError, match="threads must be at least 1"):
         PredictConfig(run, images=run, threads=0)
+
+
+def _autocast_dtype() -> object:
+    import torch
+
+    return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+
+
+class _Seen(Exception):
+    """Stops the pipeline once the spy has seen what it computes in."""
+
+
+def test_evaluate_and_predict_compute_in_the_runs_recorded_precision_unless_told(
+    trained, monkeypatch
+):
+    import types
+
+    import torch
+
+    from retinopathy.config import EvaluateConfig, PredictConfig
+    from retinopathy.models import load_run_model
+    from retinopathy.predict import grade_photos
+
+    evaluation = importlib.import_module("retinopathy.evaluate")
+    prediction = importlib.import_module("retinopathy.predict")
+    run, _ = trained
+    cpu = torch.device("cpu")
+    kept = load_run_model(run)
+    assert kept.compute_dtype(None, cpu) == torch.float32  # the session's run: fp32
+    kept.config.train.precision = "bf16"  # as a run trained in bf16 records it
+    assert kept.compute_dtype(None, cpu) == torch.bfloat16
+    assert kept.compute_dtype("fp32", cpu) == torch.float32
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(_autocast_dtype())
+        raise _Seen
+
+    monkeypatch.setattr(evaluation, "_probs", spy)
+    with pytest.raises(_Seen):  # training's own evaluation: the run's precision
+        evaluation.evaluate_run(run, types.SimpleNamespace(val=None, test=None), cpu, kept=kept)
+    monkeypatch.setattr(prediction, "load_run_model", lambda run_dir: kept)
+    monkeypatch.setattr(prediction, "_grade_batch", spy)
+    for precision in (None, "fp32"):
+        with pytest.raises(_Seen):
+            grade_photos(PredictConfig(run, images=run / "config.json", precision=precision))
+    assert seen == [torch.bfloat16, torch.bfloat16, None]  # fp32: no autocast at all
+    passed = []
+    monkeypatch.setattr(evaluation, "evaluate_run", lambda *a, **k: passed.append(k["dtype"]))
+    monkeypatch.setattr(evaluation, "load_run_model", lambda run_dir: kept)
+    evaluate(EvaluateConfig(run))
+    evaluate(EvaluateConfig(run, precision="fp32"))
+    assert passed == [torch.bfloat16, torch.float32]

@@ -101,3 +101,24 @@ def test_a_verdict_is_measured_once_and_then_remembered(tmp_path, monkeypatch):
     assert calls == [1]
     assert not precision.remembered("machine; other 1x3x8x8", lambda: False)
     assert (tmp_path / "visionlab" / precision.VERDICTS).is_file()
+
+
+def test_a_trained_model_computes_in_its_recorded_precision_unless_told(flags):
+    from shared.engine.precision import inference_precision
+
+    flags("amx_bf16")
+    assert inference_precision(None, "fp32", CPU, lambda dtype: True) == torch.float32
+    assert inference_precision(None, "bf16", CPU) == torch.bfloat16
+    assert inference_precision("fp32", "bf16", CPU) == torch.float32
+    assert inference_precision("auto", "fp32", CPU, lambda dtype: True) == torch.bfloat16
+    assert inference_precision(None, None, CPU, lambda dtype: False) == torch.float32  # auto
+    with pytest.raises(UserError, match="fp16 on this CPU would be emulated"):
+        inference_precision("fp16", "fp32", CPU)  # asked for: refused as training refuses it
+
+
+def test_a_recorded_fp16_this_cpu_would_emulate_computes_in_fp32_with_a_warning(flags):
+    from shared.engine.precision import inference_precision
+
+    flags("avx2")
+    with pytest.warns(UserWarning, match="the run computed in fp16"):
+        assert inference_precision(None, "fp16", CPU) == torch.float32

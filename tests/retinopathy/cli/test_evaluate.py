@@ -41,3 +41,22 @@ def test_absent_device_is_one_line_and_creates_nothing(
         assert device in err and len(err.splitlines()) == 1
     assert not (tmp_path / "nowhere").exists()
     assert (run / "report.md").stat().st_mtime_ns == report  # nothing rewritten
+
+
+def test_evaluate_in_fp32_reproduces_an_fp32_runs_test_metrics(trained, capsys) -> None:
+    run, _ = trained
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "fp32"
+    before = json.loads((run / "test_metrics.json").read_text())
+    assert main(["evaluate", "--run-dir", str(run), "--precision", "fp32"]) == 0
+    assert json.loads((run / "test_metrics.json").read_text()) == before
+    assert ", fp32" in capsys.readouterr().out.splitlines()[0]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_an_unknown_precision_is_refused_by_the_parser(trained, capsys, command) -> None:
+    run, _ = trained
+    images = [str(run)] if command == "predict" else []
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--run-dir", str(run), *images, "--precision", "fp8"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from retinopathy.__main__ import main
+from retinopathy.data import synthetic
 from tests.helpers import photo
 
 
@@ -131,3 +132,23 @@ def test_explain_without_captum_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert "pip install captum" in err and len(err.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_predict_in_bf16_grades_as_fp32_within_rounding(trained, tmp_path: Path) -> None:
+    run, cache = trained
+    photos = sorted(synthetic.default_root(400, size=128, cache_dir=cache).rglob("*.jpeg"))[:32]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in photos:
+        (folder / p.name).symlink_to(p)
+    tables = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.csv"
+        argv = ["predict", "--run-dir", str(run), str(folder), "--out", str(out)]
+        assert main([*argv, "--precision", precision]) == 0
+        tables[precision] = pd.read_csv(out)
+    fp32, bf16 = tables["fp32"], tables["bf16"]
+    assert list(fp32["id"]) == list(bf16["id"]) and len(fp32) == len(photos)
+    assert (fp32["grade"] == bf16["grade"]).mean() >= 0.9  # a borderline photo may flip
+    columns = [f"p_{k}" for k in range(5)]
+    assert abs(fp32[columns] - bf16[columns]).to_numpy().max() < 0.02  # bf16: 8 mantissa bits

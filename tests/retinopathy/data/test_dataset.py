@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.cache import prepare_records
 from retinopathy.data.dataset import FundusDataset
 from retinopathy.data.sources import load_source
+from shared.engine.data_order import ResumableSampler, seeded_loader
 from tests.retinopathy.fundus_data import write_eyepacs
 
 MEAN, STD = [0.5, 0.3, 0.2], [0.25, 0.2, 0.1]
@@ -51,3 +53,19 @@ def test_vanished_cache_file_is_rebuilt_then_stood_in(prepared, caplog) -> None:
         stand_in, label = ds[1]
     assert label == prepared.records[5].grade
     assert stand_in.shape == original.shape and "stand-in" in caplog.text
+
+
+def _opencv_threads(image: torch.Tensor) -> int:
+    return cv2.getNumThreads()
+
+
+def test_opencv_computes_on_one_thread_in_the_engines_loader_workers(prepared) -> None:
+    ds = FundusDataset(prepared, indices=[0, 1], transform=_opencv_threads)
+    sampler = ResumableSampler(SequentialSampler(ds), batch_size=2, seed=0)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)  # this process's: a worker would otherwise start with as many
+    try:
+        (batch,) = seeded_loader(ds, sampler, batch_size=2, num_workers=1, seed=0)
+    finally:
+        cv2.setNumThreads(before)
+    assert batch[0].tolist() == [1, 1]
