@@ -1,7 +1,8 @@
 """Johnson network speed, side by side: ``make bench ARGS=johnson``.
 
-    python -m labs.bench johnson                                  # all three parts, ~11 minutes
+    python -m labs.bench johnson                                  # all four parts
     python -m labs.bench johnson --parts forward --sizes 256 512
+    OMP_NUM_THREADS=1 python -m labs.bench johnson --parts backends   # PyTorch vs onnxruntime
     make bench ARGS="johnson --reference ~/src/examples"          # + pytorch/examples' own net
 
 1. Forward time at 256, 512 and 1024 px: ours (channels_last, up-sampling computed as one
@@ -12,16 +13,22 @@
    or the file itself) the peer's own ``TransformerNet`` is imported from there and timed too, as
    its ``stylize`` runs it (0-255 input, NCHW, ``no_grad``), with our weights when they load by
    name. Runs alternate; medians are reported.
-2. The video pipeline (decode thread, batched inference, flow + encode thread) against the network
+2. Backends: the same network and weights, batch 1, at 512 and 1024 px, in PyTorch float32 and
+   bfloat16 (the network converted, as ``stylize --precision bf16`` runs it) and in onnxruntime
+   (the ONNX export ``stylize --backend onnxruntime`` runs: CPU provider, float32, intra-op
+   threads = PyTorch's count), after checking that onnxruntime's output agrees.
+3. The video pipeline (decode thread, batched inference, flow + encode thread) against the network
    alone on the same decoded frames, through the same batching code: the pipeline's overhead. Also
    against the network time inside the same run, which other load on the machine cannot skew.
-3. A 4K frame (3840x2160) on the CPU, in a fresh process each: one pass, and tiles under a 1 GiB
+4. A 4K frame (3840x2160) on the CPU, in a fresh process each: one pass, and tiles under a 1 GiB
    budget; wall time and peak resident memory (VmHWM) against the planner's estimate.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -30,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -39,12 +47,14 @@ from labs import peer_code
 from labs.baselines.johnson_net import from_transformer_net
 from labs.bench import add_parts_argument
 from shared.errors import UserError
+from shared.precision import describe_capability
 from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
 
 SIZES = (256, 512, 1024)
+BACKEND_SIZES = (512, 1024)
 REPEATS = {256: 7, 512: 5, 1024: 3}
 VIDEO_SIZE, VIDEO_FRAMES = (426, 240), 48
-PARTS = ("forward", "video", "4k")
+PARTS = ("forward", "backends", "video", "4k")
 PEER_FILE = "fast_neural_style/neural_style/transformer_net.py"
 PEER_CANDIDATES = (PEER_FILE, "neural_style/transformer_net.py", "transformer_net.py")
 
@@ -196,6 +206,40 @@ def print_forward(nets: Nets, sizes: Sequence[int], repeats: int | None) -> None
         print(f"{size:>6}" + "".join(f" {c:>12}" for c in cells), flush=True)
 
 
+def backend_times(
+    nets: Nets, sizes: Sequence[int], repeats: int | None
+) -> tuple[dict[int, dict[str, float]], float]:
+    """size -> backend -> median seconds, and onnxruntime's largest difference from PyTorch."""
+    from style_transfer.johnson.onnx_runtime import OnnxNet
+
+    onnx = OnnxNet.from_model(nets.nchw, threads=torch.get_num_threads())
+    bf16 = copy.deepcopy(nets.ours).to(torch.bfloat16)
+    times = {}
+    with torch.inference_mode():
+        for size in sizes:
+            x = channels_last(torch.rand(1, 3, size, size))
+            runs = {"fp32": partial(nets.ours, x), "bf16": partial(bf16, x.bfloat16())}
+            runs["onnx"] = partial(onnx, x)
+            times[size] = median_times(runs, repeats or REPEATS.get(size, 3))
+        return times, (onnx(x) - nets.ours(x)).abs().max().item()
+
+
+def print_backends(nets: Nets, sizes: Sequence[int], repeats: int | None) -> None:
+    threads, cpu = torch.get_num_threads(), describe_capability(torch.device("cpu"))
+    print(f"\nbackends, batch 1, {threads} thread(s), onnxruntime's intra-op too; {cpu}")
+    if importlib.util.find_spec("onnxruntime") is None:
+        print("onnxruntime is not installed (pip install onnxruntime): nothing to compare")
+        return
+    times, differs = backend_times(nets, sizes, repeats)
+    print(f"largest difference, onnxruntime from PyTorch fp32: {differs:.2g}; (n.nnx): speed-up")
+    print(f"{'backend':<12} {'precision':<9}" + "".join(f" {f'{s} px':>18}" for s in sizes))
+    for label, key in (("PyTorch", "fp32"), ("PyTorch", "bf16"), ("onnxruntime", "onnx")):
+        cells = [f"{t[key]:.3f} s" + (f" ({t['fp32'] / t[key]:.2f}x)" if key != "fp32" else "")
+                 for t in times.values()]  # fmt: skip
+        row = f"{label:<12} {key.replace('onnx', 'fp32'):<9}"
+        print(row + "".join(f" {c:>18}" for c in cells), flush=True)
+
+
 def _make_clip(path: Path) -> Path:
     import av
     import numpy as np
@@ -321,8 +365,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--sizes",
         nargs="+",
         type=int,
-        default=list(SIZES),
-        help=f"forward pass sizes, px (default: {' '.join(map(str, SIZES))})",
+        help=f"forward pass sizes, px (default: {' '.join(map(str, SIZES))}; backends: "
+        f"{' '.join(map(str, BACKEND_SIZES))})",
     )
     parser.add_argument(
         "--repeats",
@@ -338,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     nets = build_nets(args.reference)  # a wrong --reference fails here, before any timing
     if "forward" in args.parts:
-        print_forward(nets, args.sizes, args.repeats)
+        print_forward(nets, args.sizes or SIZES, args.repeats)
+    if "backends" in args.parts:
+        print_backends(nets, args.sizes or BACKEND_SIZES, args.repeats)
     if "video" in args.parts:
         video_overhead()
     if "4k" in args.parts:

@@ -4,7 +4,8 @@
     torchrun --nproc_per_node 2 -m retinopathy predict --run-dir RUN PHOTOS
 
 Rank 0 alone logs, plots and writes checkpoints; every rank trains. Work on a list (photos to
-grade or prepare) is split with :func:`my_share` and merged back with :func:`in_input_order`;
+grade, prepare or stylise) is split with :func:`my_share` and merged back with
+:func:`in_input_order` (both at once, failures shared: :func:`map_shared`);
 a decision only one process may take (a run folder's timestamped name) is taken by
 :func:`on_main` and shared.
 """
@@ -24,6 +25,7 @@ from torch.utils.data import Sampler
 from shared.errors import UserError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def is_distributed() -> bool:
@@ -164,6 +166,33 @@ def in_input_order(shares: Sequence[Sequence[T]]) -> list[T]:
     n = len(shares)
     total = sum(len(s) for s in shares)
     return [shares[i % n][i // n] for i in range(total)]
+
+
+def map_shared(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``work`` over this rank's share of ``items`` (:func:`my_share`, in order), and every
+    rank's results back on every rank in the order of ``items``; without DDP, a plain map.
+
+    A failure on one rank is raised on every rank once each has done its share, so none is left
+    waiting for the others: the failing rank raises its own exception, the others a
+    :class:`UserError` with its message (anything else: a RuntimeError naming the rank). The
+    results are pickled: keep them small.
+    """
+    if not is_distributed():
+        return [work(item) for item in items]
+    error: Exception | None = None
+    try:
+        outcome: tuple[Any, Any] = ([work(item) for item in my_share(items)], None)
+    except Exception as exc:
+        error = exc
+        outcome = (None, (isinstance(exc, UserError), str(exc) or repr(exc)))
+    gathered = all_gather_object(outcome)
+    if error is not None:
+        raise error
+    for r, (_, failure) in enumerate(gathered):
+        if failure is not None:
+            user, message = failure
+            raise UserError(message) if user else RuntimeError(f"rank {r} failed: {message}")
+    return in_input_order([results for results, _ in gathered])
 
 
 class ShardSampler(Sampler[int]):

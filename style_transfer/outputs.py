@@ -10,11 +10,13 @@ With ``out``, everything sits beside it: ``<out>``, ``<out stem>-sheet.png``,
 the photos keep their names in it, and the sheet and record are ``<out>-sheet.png`` and
 ``<out>-config.json``. Without ``out``, a new run folder holds ``stylized.png`` (or
 ``stylized/<name>`` for several photos), ``plots/<kind>.png`` and ``config.json``. The run folder
-is created only when the first result is written, so bad input or a failed run leaves nothing.
+is created only when the first result is written (under torchrun, before the work, and removed
+again if nothing was written), so bad input or a failed run leaves nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,18 @@ class Outputs:
             return run.config if kind == "config" else run.plot(kind)
         stem = self.out if self.many else self.out.with_suffix("")
         return Path(f"{stem}-{kind}{suffix}")
+
+    def make_folder(self) -> None:
+        """Make the run folder now, not at the first write: under torchrun every rank writes
+        into the one rank 0 names, and a rank may have nothing to write."""
+        if self.out is None:
+            self._run = self.root
+
+    def remove_if_empty(self) -> None:
+        """Remove a run folder made early (:meth:`make_folder`) that nothing was written to."""
+        if self._run is not None:
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                self._run.rmdir()
 
     @property
     def where(self) -> Path:

@@ -29,6 +29,7 @@ from style_transfer.loss_network import LossNetworkConfig
 from style_transfer.styles import BUNDLED, Style, pick_styles
 
 METHOD_CHOICES = ("auto", "gatys", "johnson")
+BACKEND_CHOICES = ("torch", "onnxruntime")  # what runs Johnson's network
 NETWORK_OPTIONS = tuple(f.name for f in fields(LossNetworkConfig))
 GATYS_OPTIONS = (*(f.name for f in fields(GatysConfig)), *NETWORK_OPTIONS)
 
@@ -54,6 +55,7 @@ class StylizeRequest:
     device: str = DEFAULT_DEVICE
     threads: int | None = None
     precision: str = DEFAULT_PRECISION  # Johnson's network; Gatys computes in float32
+    backend: str = "torch"  # Johnson's network: PyTorch, or onnxruntime on the CPU in float32
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -102,7 +104,30 @@ def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
             f"{what} of the gatys method, but the johnson method runs{why}: "
             f"choose method gatys to use {'it' if one else 'them'}"
         )
+    check_backend(request, method)
     return method, styles
+
+
+def check_backend(request: StylizeRequest, method: str) -> None:
+    """onnxruntime runs Johnson's network only, on the CPU, in float32; it must be installed."""
+    if request.backend not in BACKEND_CHOICES:
+        raise UserError(
+            f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {request.backend!r}"
+        )
+    if request.backend == "torch":
+        return
+    if method != "johnson":
+        raise UserError(
+            "backend onnxruntime runs a trained network (the johnson method); the gatys method "
+            "optimises the image with PyTorch: drop --backend onnxruntime"
+        )
+    if request.precision not in ("auto", "fp32"):
+        raise UserError(f"backend onnxruntime runs in fp32, not {request.precision}")
+    if request.device.lower() not in ("auto", "cpu"):
+        raise UserError(f"backend onnxruntime runs on the CPU, not {request.device}")
+    from style_transfer.johnson.onnx_runtime import require_onnxruntime
+
+    require_onnxruntime()
 
 
 def run_stylize(request: StylizeRequest) -> Path:

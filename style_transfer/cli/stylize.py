@@ -6,6 +6,8 @@
     python -m style_transfer stylize --style monet --style-image monet.jpg --content me.jpg
     python -m style_transfer stylize --style-image a.jpg --style-image b.jpg --style-weights 0.7,0.3
     python -m style_transfer stylize --style wave --scales 256,512,1024 --preserve-color
+    python -m style_transfer stylize --style starry --content photos/ --backend onnxruntime
+    torchrun --nproc_per_node 2 -m style_transfer stylize --style starry --content photos/
 
 --method auto uses a trained feed-forward (Johnson) model when the style has one (the user's
 trained styles first, then style_transfer/styles/models/), else optimises the image (Gatys).
@@ -16,6 +18,9 @@ A network keeps the photo's size (--size caps it) and takes a folder or several 
 (--content photos/ or --content a.jpg,b.jpg); photos among them that cannot be read are skipped
 and listed (one warning line with the count), and the command fails only if none can be read.
 The Gatys options below are refused when a network runs: add --method gatys to use them.
+--backend onnxruntime runs the network in onnxruntime (CPU, fp32), exported to ONNX once and
+cached. Under torchrun each process stylises its share of the photos into one run folder, and
+the first writes the sheet and the record: the files one process with the same threads writes.
 Writes the image, a loss plot and a side-by-side sheet (content, style, result): next to --out
 (<name>-loss.png, <name>-sheet.png, <name>-config.json), or in a new run folder
 runs/style_transfer/<timestamp>-<style>/ (stylized.png, plots/loss.png, plots/sheet.png,
@@ -45,7 +50,13 @@ from style_transfer.loss_network import (
     LossNetworkConfig,
 )
 from style_transfer.losses import LOSS_CHOICES
-from style_transfer.request import GATYS_OPTIONS, METHOD_CHOICES, StylizeRequest, run_stylize
+from style_transfer.request import (
+    BACKEND_CHOICES,
+    GATYS_OPTIONS,
+    METHOD_CHOICES,
+    StylizeRequest,
+    run_stylize,
+)
 
 
 def _floats(text: str) -> list[float]:
@@ -194,12 +205,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(run_)
     add_threads_argument(run_)
     add_precision_argument(run_)
+    run_.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        help="what runs the trained network: torch, or onnxruntime (the network exported to "
+        "ONNX once, cached; CPU, fp32, --threads intra-op threads; pip install onnxruntime) "
+        f"(default: {default_of(StylizeRequest, 'backend')})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     request = StylizeRequest(
         **given(args, "style", "style_weights", "content", "out", "method", "size"),
-        **given(args, "device", "threads", "precision"),
+        **given(args, "device", "threads", "precision", "backend"),
         style_images=tuple(args.style_image or ()),
         options=given(args, *GATYS_OPTIONS),
     )

@@ -202,6 +202,11 @@ class TransformerNet(nn.Module):
         return int(4 * floats * 1.5)
 
 
+def norm_layers(model: nn.Module) -> list[InstanceNorm]:
+    """The instance norms of ``model``, in the order its forward pass applies them."""
+    return [m for m in model.modules() if isinstance(m, InstanceNorm)]
+
+
 def to_inference(model: nn.Module, device: torch.device | str) -> nn.Module:
     """Eval mode on ``device``, channels_last: 1.5x faster than NCHW on CPU at 512-1024 px
     (oneDNN; ``labs/bench_johnson.py``), and the layout tensor cores want on CUDA. Inputs go

@@ -4,6 +4,8 @@
     make stylize STYLE=starry CONTENT=photo.jpg OUT=photo_starry.png
     make stylize STYLE=starry CONTENT=photos/ OUT=styled/    # a folder; or CONTENT=a.jpg,b.jpg
     make stylize STYLE=starry CONTENT=big.jpg SIZE=2048      # SIZE caps the longer side
+    make stylize STYLE=starry ARGS="--backend onnxruntime"   # the network in onnxruntime
+    .venv/bin/torchrun --nproc_per_node 2 -m style_transfer stylize --content photos/  # sharded
 
     from style_transfer.johnson.run import run_johnson
     run_johnson(request, style)                  # what ``stylize --method johnson`` does
@@ -13,7 +15,9 @@ large for the memory free runs in tiles that share one set of normalisation stat
 (:mod:`style_transfer.johnson.tiles`). Outputs as for Gatys (:mod:`style_transfer.outputs`):
 ``out`` and ``<out>-sheet.png``/``<out>-config.json`` beside it (``out`` is a folder when there
 are several photos), or a new run folder ``runs/style_transfer/<stamp>-<style>/``. Every image is
-written under a temporary name and renamed: nothing is ever half-written.
+written under a temporary name and renamed: nothing is ever half-written. Under torchrun each
+rank stylises its share of the batches one process would run (the same bytes come out), into the
+one folder rank 0 names; rank 0 writes the sheet and the record.
 
 Among several photos, one that does not decode (or is too small for the network) is skipped: the
 others are stylised, the sheet and record written, and the skipped ones listed (on stdout, in the
@@ -34,6 +38,15 @@ import numpy as np
 import torch
 
 from shared.device import describe, pick_device
+from shared.distributed import (
+    batch_ranges,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    map_shared,
+    on_main,
+    world_size,
+)
 from shared.errors import UserError
 from shared.image_files import is_image_file, list_images
 from shared.plotting import save_image_grid
@@ -89,18 +102,27 @@ class Tally:
     """Timing, the few photos the sheet shows, and the photos skipped with the reason."""
 
     load: float = 0.0
-    stylise: float = 0.0
+    stylise: float = 0.0  # the network's seconds (under torchrun: summed over the ranks)
     photos: int = 0
     largest: tuple[int, int] = (0, 0)
     pairs: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # photo -> why it was not stylised
+    room: int = SHEET_PHOTOS  # pairs this tally keeps for the sheet
 
     def add(self, source: Source, photo: np.ndarray, styled: np.ndarray) -> None:
         self.photos += 1
         self.largest = max(self.largest, photo.shape[:2], key=lambda s: s[0] * s[1])
-        if len(self.pairs) < SHEET_PHOTOS:
+        if len(self.pairs) < self.room:
             name = source if isinstance(source, str) else Path(source).name
             self.pairs.append((name, shrink(photo, SHEET_SIDE), shrink(styled, SHEET_SIDE)))
+
+    def merge(self, later: Tally) -> None:
+        """Count in the tally of the photos that come after these ones."""
+        self.stylise += later.stylise
+        self.photos += later.photos
+        self.largest = max(self.largest, later.largest, key=lambda s: s[0] * s[1])
+        self.pairs = (self.pairs + later.pairs)[:SHEET_PHOTOS]
+        self.skipped.update(later.skipped)
 
 
 def read_source(source: Source, max_side: int | None) -> np.ndarray:
@@ -124,29 +146,53 @@ def transform_sources(
 ) -> None:
     """Read, stylise and write ``batch_size`` photos at a time (a folder of any length fits).
 
-    Among several photos an unreadable one is skipped and kept in ``tally.skipped``; the only
-    photo, or the last of several that all failed, raises (before anything is written).
+    Under torchrun each rank takes its share of these batches (:func:`map_shared`): the batches
+    one process runs, so the same bytes come out, and every rank's tally comes back in input
+    order. Among several photos an unreadable one is skipped and kept in ``tally.skipped``; the
+    only photo, or the last of several that all failed, raises (before anything is written).
     """
-    for i in range(0, len(sources), batch_size):
-        chunk, photos = [], []
-        for source in sources[i : i + batch_size]:
-            try:
-                photos.append(read_source(source, max_side))
-                chunk.append(source)
-            except UnreadableImage as exc:
-                if len(sources) == 1:
-                    raise
-                tally.skipped[str(source)] = str(exc.reason)
-        if not chunk:
-            continue
-        start = time.perf_counter()
-        styled = transform_images(model, photos, batch_size=batch_size)
-        tally.stylise += time.perf_counter() - start
-        for source, photo, result in zip(chunk, photos, styled, strict=True):
-            write_image(result, outputs.image(source_name(source)))
-            tally.add(source, photo, result)
+    room = SHEET_PHOTOS  # a rank's photos on the sheet can only be its first ones
+
+    def run_batch(span: range) -> Tally:
+        nonlocal room
+        part = Tally(room=room)
+        stylise_batch(model, sources[span.start : span.stop], max_side, outputs, part, batch_size)
+        room -= len(part.pairs)
+        return part
+
+    for part in map_shared(run_batch, batch_ranges(len(sources), batch_size)):
+        tally.merge(part)
     if not tally.photos:
         raise UserError(f"none of the {len(sources)} photos could be read: {_listed(tally)}")
+
+
+def stylise_batch(
+    model: torch.nn.Module,
+    batch: list[Source],
+    max_side: int | None,
+    outputs: Outputs,
+    tally: Tally,
+    batch_size: int,
+) -> None:
+    """Read ``batch``, stylise what reads and write it; an unreadable photo is skipped, unless
+    it is the only one of the command (``outputs.many`` False), which raises."""
+    chunk, photos = [], []
+    for source in batch:
+        try:
+            photos.append(read_source(source, max_side))
+            chunk.append(source)
+        except UnreadableImage as exc:
+            if not outputs.many:
+                raise
+            tally.skipped[str(source)] = str(exc.reason)
+    if not chunk:
+        return
+    start = time.perf_counter()
+    styled = transform_images(model, photos, batch_size=batch_size)
+    tally.stylise += time.perf_counter() - start
+    for source, photo, result in zip(chunk, photos, styled, strict=True):
+        write_image(result, outputs.image(source_name(source)))
+        tally.add(source, photo, result)
 
 
 def _listed(tally: Tally, first: int = 3) -> str:
@@ -193,29 +239,52 @@ def report_skipped(tally: Tally, total: int, record: Path) -> None:
     )
 
 
+def load_network(
+    request: StylizeRequest, style: Style, device: torch.device, threads: int
+) -> tuple[torch.nn.Module, dict, torch.dtype]:
+    """``style``'s trained network as ``request`` runs it, its metadata and dtype: PyTorch on
+    ``device`` in the request's precision, or onnxruntime (the CPU, float32, ``threads``)."""
+    model, meta = load_model(style.model_path, device)
+    if request.backend == "onnxruntime":
+        from style_transfer.johnson.onnx_runtime import OnnxTransformer
+
+        return OnnxTransformer(style.model_path, model, threads), meta, torch.float32
+    # rank 0 decides for all: ranks in other precisions would not write one process's bytes
+    dtype = on_main(choose_precision, to_inference(model, device), request.precision, device)
+    return model.to(dtype), meta, dtype
+
+
 def run_johnson(request: StylizeRequest, style: Style) -> Path:
-    """Stylise ``request.content`` with ``style``'s trained network; returns where it wrote."""
+    """Stylise ``request.content`` with ``style``'s trained network; returns where it wrote.
+
+    Under torchrun each rank stylises its share of the photos into the one folder rank 0 named,
+    and rank 0 writes the sheet and the record.
+    """
     if request.size is not None and request.size < MIN_SIDE:
         raise UserError(f"size must be at least {MIN_SIDE} px, not {request.size}")
     sources = content_sources(request.content)
     outputs = Outputs(request.out, style.name, many=len(sources) > 1)
     outputs.check(len(sources))
     painting = style_painting(style)
-    device = pick_device(request.device)
+    device = pick_device("cpu" if request.backend == "onnxruntime" else request.device)
+    if init_distributed(device):
+        outputs.make_folder()  # now, by rank 0 for all: a rank may have nothing to write
     tally = Tally()
     with cpu_threads(request.threads) as threads:
         start = time.perf_counter()
-        model, meta = load_model(style.model_path, device)
-        dtype = choose_precision(to_inference(model, device), request.precision, device)
-        model = model.to(dtype)
+        model, meta, dtype = load_network(request, style, device, threads)
         tally.load = time.perf_counter() - start
-        print(
-            f"model {style.model_path} ({meta.get('style', style.name)}) on {describe(device)}, "
-            f"{NAMES[dtype]}"
-        )
-        transform_sources(model, sources, request.size, outputs, tally)
-    sheet = outputs.beside("sheet", ".png")
-    write_sheet(sheet, tally, style, painting)
+        if is_main_process():
+            ranks = f", {world_size()} ranks" if is_distributed() else ""
+            print(
+                f"model {style.model_path} ({meta.get('style', style.name)}) on "
+                f"{describe(device)}, {NAMES[dtype]}, {request.backend}{ranks}"
+            )
+        try:
+            transform_sources(model, sources, request.size, outputs, tally)
+        except BaseException:
+            outputs.remove_if_empty()
+            raise
     record = {
         "method": "johnson",
         "style": style.name,
@@ -228,8 +297,25 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         "device": str(device),
         "threads": threads,
         "precision": NAMES[dtype],
+        "backend": request.backend,
+        "ranks": world_size(),
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }
+    on_main(write_results, outputs, tally, style, painting, record, len(sources))
+    return outputs.where
+
+
+def write_results(
+    outputs: Outputs,
+    tally: Tally,
+    style: Style,
+    painting: np.ndarray | None,
+    record: dict,
+    total: int,
+) -> None:
+    """The sheet, the record and the summary lines (rank 0's, under torchrun)."""
+    sheet = outputs.beside("sheet", ".png")
+    write_sheet(sheet, tally, style, painting)
     config = write_record(outputs.beside("config", ".json"), record)
     h, w = tally.largest
     print(
@@ -238,5 +324,4 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         f"model load {tally.load:.2f} s"
     )
     print(f"wrote {outputs.where} (sheet {sheet})")
-    report_skipped(tally, len(sources), config)
-    return outputs.where
+    report_skipped(tally, total, config)

@@ -28,7 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from shared.errors import UserError
-from style_transfer.johnson.net import MIN_SIDE, InstanceNorm, TransformerNet, channels_last
+from style_transfer.johnson.net import (
+    MIN_SIDE,
+    TransformerNet,
+    channels_last,
+    norm_layers,
+)
 
 MEMORY_FRACTION = 0.5  # of the free memory a pass may plan to use: room for the rest of the process
 DEFAULT_OVERLAP = 64  # px on each shared tile edge; the receptive field is 109 px wide
@@ -83,7 +88,7 @@ def tile_side(model: nn.Module, budget: int, overlap: int = DEFAULT_OVERLAP) -> 
 
 def record_statistics(model: nn.Module, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per-channel (mean, var) of every instance-norm layer, pooled over all images of ``x``."""
-    norms = _norm_layers(model)
+    norms = norm_layers(model)
     try:
         for norm in norms:
             norm.record = True
@@ -99,7 +104,7 @@ def shared_statistics(
     model: nn.Module, stats: list[tuple[torch.Tensor, torch.Tensor]]
 ) -> Iterator[None]:
     """Within the block every instance-norm layer normalises with ``stats``, not its input's."""
-    norms = _norm_layers(model)
+    norms = norm_layers(model)
     try:
         for norm, s in zip(norms, stats, strict=True):
             norm.shared_stats = s
@@ -107,10 +112,6 @@ def shared_statistics(
     finally:
         for norm in norms:
             norm.shared_stats = None
-
-
-def _norm_layers(model: nn.Module) -> list[InstanceNorm]:
-    return [m for m in model.modules() if isinstance(m, InstanceNorm)]
 
 
 # ----------------------------------------------------------------------------- tiling

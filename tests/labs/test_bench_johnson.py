@@ -108,3 +108,19 @@ def test_help_names_the_file_looked_for(capsys) -> None:
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--reference PATH" in out and bench_johnson.PEER_FILE in out.replace("\n", "")
+
+
+def test_the_backends_table_has_a_row_per_backend(capsys) -> None:
+    pytest.importorskip("onnxruntime")
+    bench_johnson.main(["--parts", "backends", "--sizes", "16", "12", "--repeats", "1"])
+    out = capsys.readouterr().out.splitlines()
+    differs = next(line for line in out if line.startswith("largest difference, onnxruntime"))
+    assert float(differs.split(": ")[1].split(";")[0]) < 1e-4  # the same network, exported
+    header, *rows = out[-4:]
+    assert header.split() == ["backend", "precision", "16", "px", "12", "px"]
+    assert [row.split()[:2] for row in rows] == [
+        ["PyTorch", "fp32"], ["PyTorch", "bf16"], ["onnxruntime", "fp32"],
+    ]  # fmt: skip
+    fp32 = rows[0].split()[2:]  # "0.003 s" per size, no ratio against itself
+    assert len(fp32) == 4 and fp32[1::2] == ["s", "s"]
+    assert all(row.split()[-1].endswith("x)") for row in rows[1:])

@@ -25,6 +25,7 @@ from shared.distributed import (
     in_input_order,
     is_main_process,
     local_world_size,
+    map_shared,
     my_share,
     on_main,
     rank,
@@ -150,6 +151,38 @@ def test_one_decision_for_every_rank_run_folder_clock_and_errors(tmp_path):
     assert [r["local"] for r in ranks] == [2, 2]
 
 
+def _fail_on(item: int, bad: int, error: type[Exception]) -> tuple[int, int]:
+    if item == bad:
+        raise error(f"item {item} refused")
+    return rank(), item
+
+
+def _map_worker(local_rank: int, world: int, port: int, out_dir: str) -> None:
+    """One rank mapping over seven items, then with item 3 (rank 1's) failing, twice."""
+    _join_as_rank(local_rank, world, port)
+    from shared.distributed import shutdown
+
+    record: dict = {"mapped": map_shared(lambda i: _fail_on(i, -1, UserError), range(7))}
+    for error in (UserError, KeyError):
+        try:
+            map_shared(lambda i, error=error: _fail_on(i, 3, error), range(7))
+        except Exception as exc:
+            record[error.__name__] = [type(exc).__name__, str(exc)]
+    (Path(out_dir) / f"rank{local_rank}.json").write_text(json.dumps(record))
+    shutdown()
+
+
+def test_map_shared_runs_each_share_once_and_shares_a_failure(tmp_path):
+    mp.spawn(_map_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    expected = [[i % 2, i] for i in range(7)]  # who did it, in input order, on every rank
+    assert [r["mapped"] for r in ranks] == [expected, expected]
+    # rank 1 raises its own error; rank 0, which did its share, hears of it instead of hanging
+    assert [r["UserError"] for r in ranks] == [["UserError", "item 3 refused"]] * 2
+    assert ranks[1]["KeyError"] == ["KeyError", "'item 3 refused'"]
+    assert ranks[0]["KeyError"] == ["RuntimeError", "rank 1 failed: 'item 3 refused'"]
+
+
 def test_batch_ranges_are_the_batches_of_one_process():
     assert batch_ranges(7, 3) == [range(0, 3), range(3, 6), range(6, 7)]
     assert batch_ranges(0, 3) == []
@@ -161,6 +194,7 @@ def test_helpers_are_identities_without_a_process_group():
     assert (rank(), world_size(), is_main_process()) == (0, 1, True)
     assert all_gather_object({"a": 1}) == [{"a": 1}]
     assert on_main(sum, [1, 2]) == 3 and local_world_size() == 1
+    assert map_shared(str, [1, 2]) == ["1", "2"]
     t = torch.tensor([1.0, 2.0])
     assert all_reduce_sum(t) is t and t.tolist() == [1.0, 2.0]
     bn = nn.BatchNorm1d(2)

@@ -8,11 +8,7 @@ the single-process runs it is compared with are started the same way, with the s
 from __future__ import annotations
 
 import json
-import os
-import re
-import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,41 +19,14 @@ import pytest
 from retinopathy.__main__ import main
 from retinopathy.data import synthetic
 from shared.runs import MetricsLog, RunPaths
+from tests.helpers import readme_torchrun_commands, run_checked, torchrun
 
-ROOT = Path(__file__).parents[3]
 RUN_FILES = ("config.json", "split.csv", "metrics.csv", "test_metrics.json", "report.md")
 EVALUATION = ("test_predictions.csv", "test_metrics.json")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
-def torchrun(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """``.venv/bin/torchrun ARGV...`` as the README spells it, run in ``cwd``."""
-    assert argv[0] == ".venv/bin/torchrun"
-    port = ["--master-port", str(_free_port())]
-    return _run([sys.executable, "-m", "torch.distributed.run", *port, *argv[1:]], cwd)
-
-
 def one_process(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "retinopathy", *argv], cwd)
-
-
-def readme_ddp_commands() -> dict[str, list[str]]:
-    """The README's torchrun commands, by retinopathy sub-command."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [shlex.split(c) for c in re.findall(r"`(\.venv/bin/torchrun [^`]+)`", text)]
-    return {c[c.index("retinopathy") + 1]: c for c in commands}
+    return run_checked([sys.executable, "-m", "retinopathy", *argv], cwd)
 
 
 def tiny_training(cache: Path) -> list[str]:
@@ -89,7 +58,7 @@ def new_photos(folder: Path, sample_set: Path) -> Path:
 
 @pytest.mark.slow
 def test_the_readme_ddp_commands_train_one_run_and_predict_as_one_process(tmp_path: Path):
-    commands = readme_ddp_commands()
+    commands = readme_torchrun_commands("retinopathy")
     assert set(commands) == {"train", "predict"}
     assert "--run-dir" in commands["train"] and "--run-dir" in commands["predict"]
     cache = tmp_path / "cache"
