@@ -128,8 +128,10 @@ def view_outputs(
     """
     views = [images, images.flip(-1), images.flip(-2)] if tta else [images]
     outputs = [model(v) for v in views]
-    probs = torch.stack([head.probabilities(o) for o in outputs]).mean(0)
-    scores = torch.stack([head.score(o) for o in outputs]).mean(0)
+    # float: under autocast a head's arithmetic (the expected grade's product) may come back in
+    # the reduced precision
+    probs = torch.stack([head.probabilities(o).float() for o in outputs]).mean(0)
+    scores = torch.stack([head.score(o).float() for o in outputs]).mean(0)
     return probs, scores
 
 
