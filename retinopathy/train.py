@@ -36,6 +36,7 @@ from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_model
 from retinopathy.prepare import prepare, reopen
 from retinopathy.tasks import Task
+from shared.backbones import weights_line, weights_record
 from shared.device import describe, pick_device
 from shared.distributed import (
     barrier,
@@ -60,6 +61,7 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     init_distributed(device)
     if run is not None:
         check_new_run_dir(run)
+    config.check_weights_file()
     config.train.threads = choose_threads(config.train.threads)
     with cpu_threads(config.train.threads):
         return _train(config, device, run)
@@ -72,6 +74,7 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     seed_everything(config.train.seed)  # the initial weights are part of the recipe
     model = build_model(config.arch, config.num_classes, config.pretrained, config.finetune)
     config.pretrained_loaded = bool(getattr(model, "pretrained", False))
+    config.init_weights = weights_record(config.arch, config.pretrained, config.pretrained_loaded)
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
     if is_main_process():
         data.save_split(run_dir)
@@ -168,7 +171,7 @@ def _fit(
     sampler = (
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
-    init = "ImageNet weights" if config.pretrained_loaded else "random init"
+    init = weights_line(config.weights)
     ranks = f" x {world_size()} ranks" if is_distributed() else ""
     if is_main_process():
         print(f"data: {problems_line(data.prepared)}", flush=True)
