@@ -50,7 +50,7 @@ SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
-RECORDED = ("mean", "std", "pretrained_loaded", "prepared", "extended_from")
+RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
 # Options a resume may be given with other values: they change how fast, not what, is computed
 # (the thread count a resume takes from the run's record, with a warning).
 FREE_ON_RESUME = frozenset(
@@ -103,7 +103,7 @@ class RunConfig:
 
     arch: str = DEFAULT_ARCH
     task: str = "grade5"
-    pretrained: str = "auto"  # auto, yes or no (ImageNet weights)
+    pretrained: str = "auto"  # auto, yes or no (ImageNet weights), or a weights file
     finetune: str = "all"  # all, or head (the rest frozen)
     data: DataConfig = field(default_factory=DataConfig)
     split_seed: int = 0
@@ -131,6 +131,8 @@ class RunConfig:
     mean: list[float] | None = None
     std: list[float] | None = None
     pretrained_loaded: bool | None = None
+    # what the weights were: backbones.weights_record's (None: a run recorded before it was)
+    init_weights: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
 
@@ -158,9 +160,16 @@ class RunConfig:
     def _check_model(self) -> None:
         try:
             get_task(self.task)
-            smallest = backbones.get_spec(self.arch).min_input_size
+            spec = backbones.get_spec(self.arch)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        smallest = spec.min_input_size
+        if spec.extra.get("fixed_input_size") and self.data.image_size != smallest:
+            raise UserError(
+                f"{self.arch} takes a fixed input size: --image-size {smallest}, "
+                f"not {self.data.image_size}"
+            )
+        self.pretrained = _pretrained_choice(self.pretrained)
         if self.data.image_size < smallest:
             raise UserError(
                 f"{self.arch} needs --image-size of at least {smallest} px, "
@@ -178,6 +187,25 @@ class RunConfig:
         if chosen.get("optimizer", TrainConfig.optimizer) == "sgd":
             recipe["weight_decay"] = SGD_WEIGHT_DECAY
         return TrainConfig.from_dict({**recipe, **chosen})
+
+    def check_weights_file(self) -> None:
+        """A new run's ``--pretrained`` file must be there (checked before any work; a recorded
+        run's config is read without it: resume, evaluate and predict never need the file)."""
+        if self.pretrained in backbones.PRETRAINED_CHOICES:
+            return
+        path = Path(self.pretrained)
+        if not path.is_file():
+            choices = ", ".join(backbones.PRETRAINED_CHOICES)
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise UserError(f"--pretrained must be {choices} or a weights file; {path} {what}")
+
+    @property
+    def weights(self) -> dict[str, Any]:
+        """What the run's weights started from (:func:`shared.backbones.weights_record`'s
+        record); for a run recorded before the record existed, from ``pretrained_loaded``."""
+        if self.init_weights is not None:
+            return self.init_weights
+        return {"source": "imagenet" if self.pretrained_loaded else "random"}
 
     @property
     def grading(self) -> Task:
@@ -354,6 +382,18 @@ def check_bootstrap(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UserError(f"--bootstrap must be a whole number of resamples >= 1, not {value!r}")
     return value
+
+
+def _pretrained_choice(value: str | bool) -> str:
+    """``auto``, ``yes`` or ``no`` (or a bool for yes and no), or a weights file's path (made
+    absolute)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value in backbones.PRETRAINED_CHOICES:
+        return value
+    if not str(value):
+        raise UserError(f"--pretrained must be {', '.join(backbones.PRETRAINED_CHOICES)} or a file")
+    return str(Path(str(value)).expanduser().resolve())
 
 
 def _sampling_exponent(value: float | str) -> float:

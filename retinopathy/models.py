@@ -30,10 +30,11 @@ from shared.runs import KeptCheckpoint, load_kept_checkpoint
 def build_model(
     arch: str, num_classes: int, pretrained: str = "no", finetune: str = "all"
 ) -> nn.Module:
-    """``arch`` from the backbone registry (a RunConfig has checked the name)."""
+    """``arch`` from the backbone registry (a RunConfig has checked the name); ``pretrained``
+    ``no``, ``yes``, ``auto`` or a weights file (:func:`shared.backbones.create`)."""
     try:
         return backbones.create(arch, num_classes, pretrained=pretrained, finetune=finetune)
-    except (backbones.WeightsUnavailable, backbones.WeightsCorrupt) as exc:
+    except backbones.WeightsError as exc:  # unavailable, corrupt, or not fitting the model
         raise UserError(str(exc)) from None
 
 

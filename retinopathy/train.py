@@ -38,6 +38,7 @@ from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_run_model, run_head
 from retinopathy.prepare import prepare, reopen
 from retinopathy.tasks import Task
+from shared.backbones import weights_line, weights_record
 from shared.device import describe, pick_device
 from shared.distributed import (
     barrier,
@@ -63,6 +64,7 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
     init_distributed(device)
     if run is not None:
         check_new_run_dir(run)
+    config.check_weights_file()
     config.train.threads = choose_threads(config.train.threads)
     config.data.threads = config.data.threads or config.train.threads  # its prepare's too
     with cpu_threads(config.train.threads):
@@ -75,7 +77,8 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
     seed_everything(config.train.seed)  # the initial weights are part of the recipe
     model, _ = build_run_model(config, config.pretrained)
-    config.pretrained_loaded = model.pretrained
+    config.pretrained_loaded = bool(getattr(model, "pretrained", False))
+    config.init_weights = weights_record(config.arch, config.pretrained, config.pretrained_loaded)
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
     if is_main_process():
         data.save_split(run_dir)
@@ -193,7 +196,7 @@ def _fit(
     sampler = (
         sample_weights(data.train.labels, config.sampling).tolist() if config.sampling > 0 else None
     )
-    init = "ImageNet weights" if config.pretrained_loaded else "random init"
+    init = weights_line(config.weights)
     shown = f"{task.name}, {head.name} head ({head.loss})"
     ranks = f" x {world_size()} ranks" if is_distributed() else ""
     if is_main_process():

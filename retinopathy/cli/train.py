@@ -4,6 +4,8 @@
     python -m retinopathy train ~/data/eyepacs --arch inception_v3 --task grade3 --epochs 30
     python -m retinopathy train --arch resnet18 --sampling balanced --class-weights inverse
     python -m retinopathy train --head regress --loss smooth_l1    # cut points tuned for QWK
+    python -m retinopathy train --arch timm:efficientnet_b0 --pretrained ~/weights/mine.pth
+    python -m retinopathy train --list-archs                    # the backbones, and timm's names
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
@@ -66,6 +68,17 @@ def _engine(name: str) -> str:
     return f"default: {default_of(TrainConfig, name)}"
 
 
+class ListArchs(argparse.Action):
+    """``--list-archs``: print the backbones, one a line, then exit (as ``--help`` does)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_) -> None:
+        print("\n".join(backbones.catalog_lines()))
+        parser.exit()
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     add_data_arguments(data)
@@ -86,13 +99,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     model = p.add_argument_group("model")
     model.add_argument(
         "--arch",
-        help=f"{', '.join(backbones.list_backbones())} (default: {DEFAULT_ARCH})",
+        help=f"{', '.join(backbones.list_backbones())}, or {backbones.TIMM_PREFIX}<name> for any "
+        f"timm model, e.g. {backbones.TIMM_PREFIX}efficientnet_b0 (see --list-archs; default: "
+        f"{DEFAULT_ARCH})",
+    )
+    model.add_argument(
+        "--list-archs",
+        action=ListArchs,
+        help="list the backbones (smallest input, what each is) and how to name timm's, then exit",
     )
     model.add_argument("--task", choices=list(TASKS), help=f"grading task ({_run('task')})")
     model.add_argument(
         "--pretrained",
-        choices=backbones.PRETRAINED_CHOICES,
-        help=f"ImageNet weights ({_run('pretrained')})",
+        metavar="{no,yes,auto,FILE}",
+        help="ImageNet weights (yes, or auto: when they can be had), or a weights file of yours "
+        "(a state dict or checkpoint, .pth/.pt/.bin/.safetensors; keys matched by name after "
+        f"stripping {', '.join(backbones.KEY_PREFIXES)}; a head of another class count is "
+        f"replaced) ({_run('pretrained')})",
     )
     model.add_argument(
         "--finetune",

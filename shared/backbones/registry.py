@@ -3,6 +3,10 @@
 from shared import backbones
 model = backbones.create("resnet50", num_classes=5, pretrained="auto")
 spec = backbones.get_spec("inception_v3")   # spec.min_input_size == 75, spec.mean, spec.std
+spec = backbones.get_spec("timm:efficientnet_b0")   # any timm model, made on demand (timm_models)
+
+The registered names are the project's own; ``timm:<name>`` names any model of timm (the optional
+extra ``visionlab[timm]``), whose spec :mod:`shared.backbones.timm_models` makes when asked.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+TIMM_PREFIX = "timm:"  # names a timm model: timm:efficientnet_b0
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,8 @@ class BackboneSpec:
     ``build(num_classes)`` returns a randomly initialised model with an ``num_classes``-way head.
     ``weights`` describes the ImageNet weights (a torchvision ``WeightsEnum`` member, pinned,
     or a :class:`PackagedWeights`); ``head`` names the attributes that form the classifier, so
-    the head can be replaced and everything else frozen.
+    the head can be replaced and everything else frozen. ``description`` is the one line
+    ``train --list-archs`` shows.
     """
 
     name: str
@@ -34,6 +40,7 @@ class BackboneSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     weights: Any = None
     head: tuple[str, ...] = ("fc",)
+    description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,9 +60,16 @@ def list_backbones() -> list[str]:
 
 
 def get_spec(name: str) -> BackboneSpec:
+    """The spec of a registered name, or of ``timm:<name>`` (a ``ValueError`` for an unknown
+    name, or for a timm name without timm installed)."""
+    if name.startswith(TIMM_PREFIX):
+        from shared.backbones.timm_models import timm_spec
+
+        return timm_spec(name)
     try:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(
-            f"unknown backbone {name!r}; choose one of: {', '.join(list_backbones())}"
+            f"unknown backbone {name!r}; choose one of: {', '.join(list_backbones())}, "
+            f"or {TIMM_PREFIX}<name> for a timm model"
         ) from None

@@ -23,12 +23,20 @@ PRETRAINED_CHOICES = ("no", "yes", "auto")
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{6,64})\.(?:pth|pt)$")
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsError(RuntimeError):
+    """Weights that cannot be used; one line, for the user."""
+
+
+class WeightsUnavailable(WeightsError):
     """Pretrained weights were asked for but cannot be had (offline, not cached)."""
 
 
-class WeightsCorrupt(RuntimeError):
+class WeightsCorrupt(WeightsError):
     """A weights file exists but fails its hash check or holds more than tensors."""
+
+
+class WeightsMismatch(WeightsError):
+    """A weights file's tensors do not fit the model (none match, or one of another shape)."""
 
 
 @dataclass(frozen=True)
