@@ -16,7 +16,6 @@ read back from there by resume, evaluate and predict (:func:`read_run_config`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -51,12 +50,6 @@ SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
 RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
-# Options a resume may be given with other values: they change how fast, not what, is computed
-# (the thread count a resume takes from the run's record, with a warning).
-FREE_ON_RESUME = frozenset(
-    {"workers", "num_workers", "checkpoint_every", "plots", "threads", "tensorboard"}
-)
-
 
 @dataclass
 class DataConfig:
@@ -261,35 +254,6 @@ class RunConfig:
         data = DataConfig(**stored)
         own = _names(cls) - {"data"}
         return cls(data=data, **{k: record[k] for k in own if k in record})
-
-
-# The options whose flag is not their name with dashes (see :meth:`RunConfig.from_options`).
-FLAGS = {"num_workers": "--loader-workers", "early_stopping_patience": "--early-stopping"}
-
-
-def flag_of(option: str) -> str:
-    """The ``train`` command's flag for a flat option name."""
-    return FLAGS.get(option, "--" + option.replace("_", "-"))
-
-
-def _options_of(config: RunConfig) -> dict[str, Any]:
-    """``config`` as the flat options :meth:`RunConfig.from_options` takes, in JSON's types."""
-    record = json.loads(json.dumps(config.to_json(), default=str))
-    engine = {k: v for k, v in record.pop("train").items() if k not in DERIVED}
-    skip = {"app", "num_classes", *RECORDED}
-    return {**{k: v for k, v in record.items() if k not in skip}, **engine}
-
-
-def changed_options(config: RunConfig, options: Mapping[str, Any]) -> list[str]:
-    """The names among ``options`` (flat, as for :meth:`RunConfig.from_options`) that would give
-    the run of ``config`` other settings; ``None`` values and :data:`FREE_ON_RESUME` never do,
-    nor ``precision`` ``auto`` (a resume takes the precision the run chose)."""
-    asked = {k: v for k, v in options.items() if v is not None and k not in FREE_ON_RESUME}
-    if asked.get("precision") == "auto":
-        del asked["precision"]
-    before = _options_of(config)
-    after = _options_of(RunConfig.from_options(**{**before, **asked}))
-    return [name for name in asked if before.get(name) != after.get(name)]
 
 
 def read_run_config(run_dir: str | Path) -> RunConfig:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from retinopathy.config import APP, RunConfig, changed_options, flag_of, read_run_config
+from retinopathy.config import APP, RunConfig, read_run_config
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
@@ -37,6 +37,7 @@ from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_run_model, run_head
 from retinopathy.prepare import prepare, reopen
+from retinopathy.resume_options import changed_options, flag_of
 from retinopathy.tasks import Task
 from shared.backbones import weights_line, weights_record
 from shared.device import describe, pick_device
