@@ -51,6 +51,7 @@ DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
 RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
 
+
 @dataclass
 class DataConfig:
     """Which photos, and how they are preprocessed into the cache (``prepare`` and ``train``)."""

@@ -42,7 +42,8 @@ def stylize(
     Gatys: a trained model keeps its own image); for either method ``size`` (the longer side
     the method works at: by default Gatys's one scale, Johnson the photo's own size; the result
     is brought back to the photo's size), ``device`` (auto, cuda, mps, cpu), ``threads``
-    (default: the idle cores), ``out`` (write the result there and return its Path). For Gatys
+    (default: the idle cores), ``precision`` (auto, fp32, bf16, fp16: what the network computes
+    in), ``out`` (write the result there and return its Path). For Gatys
     only: ``iters``, ``preserve_color``, ``seed``, ``style_weights``,
     ``scales``, ``optimizer``, ``lr``, ``loss``, ``init``, ``content_weight``, ``style_weight``,
     ``tv_weight``, ``style_scale``, ``normalize``, ``content_layers``, ``style_layers`` (the

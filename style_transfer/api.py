@@ -97,13 +97,15 @@ def _at_size(result: torch.Tensor, photo: np.ndarray) -> np.ndarray:
 
 
 def johnson_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Style]) -> np.ndarray:
-    from style_transfer.johnson.infer import transform_image
+    from style_transfer.johnson.infer import choose_precision, transform_image
     from style_transfer.johnson.model_file import load_model
+    from style_transfer.johnson.net import to_inference
 
     device = pick_device(request.device)
     with cpu_threads(request.threads):
         model, _ = load_model(styles[0].model_path, device)
-        styled = transform_image(model, shrink(photo, request.size))
+        dtype = choose_precision(to_inference(model, device), request.precision, device)
+        styled = transform_image(model.to(dtype), shrink(photo, request.size))
     if styled.shape == photo.shape:
         return styled
     return _at_size(to_tensor(styled), photo)

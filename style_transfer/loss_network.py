@@ -266,17 +266,34 @@ class LossNetwork(nn.Module):
         if not wanted <= set(self.outputs):
             extra = ", ".join(sorted(wanted - set(self.outputs)))
             raise ValueError(f"layer(s) {extra} not among this network's outputs {self.outputs}")
+        low = self.dtype  # float32 unless compute_in lowered it: then no cast at all
         x = (image - self.mean) / self.std
+        if low != torch.float32:
+            x = x.to(low)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         feats = {}
         for name, module in self.body.named_children():
             x = module(x)
             if name in wanted:
-                feats[name] = x
+                feats[name] = x if low == torch.float32 else x.float()
                 if len(feats) == len(wanted):
                     break
         return feats
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """What the layers compute in: float32 unless :meth:`compute_in` changed it."""
+        return next(self.body.parameters(), self.mean).dtype
+
+    def compute_in(self, dtype: torch.dtype) -> LossNetwork:
+        """The layers' weights converted to ``dtype`` (in place): the input is normalised in
+        float32 and cast to ``dtype``, the features come back in float32, so the Gram matrices
+        and losses built on them sum in float32 whatever the layers computed in. Converted
+        weights rather than autocast: on a CPU bfloat16 pays only so (:mod:`shared.precision`),
+        and autocast would also cast every Gram matrix down."""
+        self.body.to(dtype)
+        return self
 
     def min_side(self) -> int:
         """The smallest image side (px) at which every requested layer keeps a 2x2 map or more.

@@ -41,8 +41,9 @@ class StylizeRequest:
     ``content``: a sample photo name, an image path, a folder, a glob, or several joined by
     commas (several photos: Johnson only). ``size``: Gatys's result size (its longer side; the
     default is :class:`GatysConfig`'s), or for Johnson a cap on the photo's longer side (default:
-    the photo's own size). ``threads`` None: the idle cores. ``precision``: Johnson's network's
-    (:mod:`shared.precision`; auto: bf16 where native and faster for the model).
+    the photo's own size). ``threads`` None: the idle cores. ``precision``: what Johnson's network,
+    or Gatys's loss network, computes in (:mod:`shared.precision`; auto: bf16 where native and
+    faster for the network; Gatys's image, Gram matrices and losses stay float32).
     """
 
     style: str = "starry"
@@ -54,7 +55,7 @@ class StylizeRequest:
     size: int | None = None
     device: str = DEFAULT_DEVICE
     threads: int | None = None
-    precision: str = DEFAULT_PRECISION  # Johnson's network; Gatys computes in float32
+    precision: str = DEFAULT_PRECISION
     backend: str = "torch"  # Johnson's network: PyTorch, or onnxruntime on the CPU in float32
     options: Mapping[str, Any] = field(default_factory=dict)
 

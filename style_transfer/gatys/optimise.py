@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from style_transfer import color
 from style_transfer.gatys.config import DEFAULT_LR, GatysConfig
+from style_transfer.gatys.precision import FP16_LOSS_SCALE
 from style_transfer.images import fit_size, resize
 from style_transfer.loss_network import LossNetwork
 from style_transfer.losses import (
@@ -219,7 +220,11 @@ class Objective:
         if not torch.isfinite(total):
             iteration = len(self.history.total) + 1
             raise NonFiniteLoss(iteration, self.last_good.cpu()[0], self.last_loss)
-        total.backward()
+        if self.net.dtype == torch.float16:  # scaled, or its small gradients flush to zero
+            (total * FP16_LOSS_SCALE).backward()
+            self.image.grad.div_(FP16_LOSS_SCALE)
+        else:
+            total.backward()
         self.last_good, self.last_loss = self.image.detach().clone(), total.item()
         h = self.history
         for series, value in zip(

@@ -22,6 +22,7 @@ from shared import backbones
 from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.plotting import plot_metric_panels, save_image_grid
+from shared.precision import NAMES
 from shared.threads import cpu_threads
 from style_transfer.gatys.config import PAPER_BACKBONE, GatysConfig, config_from
 from style_transfer.gatys.optimise import (
@@ -31,6 +32,7 @@ from style_transfer.gatys.optimise import (
     normalise_blend,
     optimise_image,
 )
+from style_transfer.gatys.precision import choose_precision
 from style_transfer.images import SAMPLE_PHOTOS, read_image, resize, write_image
 from style_transfer.loss_network import (
     LossNetwork,
@@ -92,6 +94,7 @@ class GatysRun:
     blend: list[float]
     device: torch.device
     threads: int
+    precision: str  # what the loss network's layers computed in (fp32, bf16, fp16)
 
 
 def optimise_photo(
@@ -105,13 +108,19 @@ def optimise_photo(
     torch.manual_seed(config.seed)  # random loss-network weights are drawn from it
     with cpu_threads(request.threads) as threads:
         net = build_network(network, config, device)
+        dtype = choose_precision(net, request.precision, device)
+        net.compute_in(dtype)
         if verbose:
-            print(f"loss network: {net.describe()}; device: {describe(device)}")
+            print(f"loss network: {net.describe()}; device: {describe(device)}, {NAMES[dtype]}")
         try:
             result = optimise_image(content, paintings, net, config, blend=blend, progress=None)
         except (NonFiniteLoss, SizeTooSmall) as exc:
-            raise UserError(f"{exc}; nothing written") from None
-    return GatysRun(result, paintings, config, network, net.describe(), blend, device, threads)
+            overflow = isinstance(exc, NonFiniteLoss) and dtype == torch.float16
+            hint = " (or float16's range is too small: try --precision bf16)" if overflow else ""
+            raise UserError(f"{exc}{hint}; nothing written") from None
+    return GatysRun(
+        result, paintings, config, network, net.describe(), blend, device, threads, NAMES[dtype]
+    )
 
 
 def one_photo(content: str) -> str:
@@ -135,10 +144,6 @@ def run_name(styles: list[Style]) -> str:
 
 def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:
     """Stylise ``request.content`` with ``styles`` by optimisation; returns the image's path."""
-    if request.precision not in ("auto", "fp32"):
-        raise UserError(
-            f"--precision {request.precision} is for Johnson's network; Gatys optimises in fp32"
-        )
     outputs = Outputs(request.out, run_name(styles))
     outputs.check()  # before minutes of work, not after
     content = read_image(one_photo(request.content))
@@ -155,6 +160,7 @@ def run_gatys(request: StylizeRequest, styles: list[Style]) -> Path:
         "network": run.net,
         "device": str(run.device),
         "threads": run.threads,
+        "precision": run.precision,
         "seconds": round(result.seconds, 2),
     }
     shown = resize(content, tuple(result.image.shape[-2:]))

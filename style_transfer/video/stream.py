@@ -1,7 +1,7 @@
 """Stylise a video as a stream: decode -> batched inference -> encode, no frame ever on disk.
 
     python -m style_transfer video clip.mp4 --style starry [--out clip_starry.mp4] [--stabilize]
-    make stylize-video STYLE=starry VIDEO=clip.mp4
+    make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--precision bf16"
 
     from style_transfer.video.stream import VideoRequest, run_video, transform_video
     run_video(VideoRequest(Path("clip.mp4"), style="starry"))     # what the video command does
@@ -19,6 +19,12 @@ lists (truncated, damaged) is refused, nothing written, unless ``allow_partial``
 frames decoded are kept, with a warning. At the end the warping error (Lai et al. 2018) of the
 output and of the input itself is reported: the output's flicker, against what the flow leaves
 on real footage.
+
+The network computes in ``precision`` as for stylize (:func:`style_transfer.johnson.infer.
+choose_precision`: the network itself converted to bfloat16 where ``auto`` finds it pays). Every
+thread counts against the one CPU budget :func:`shared.threads.cpu_threads` chose: the network
+takes it, the decoder and encoder get theirs from :func:`~style_transfer.video.codec.codec_threads`
+(one each beside a CPU network), and OpenCV's pool one.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -36,27 +42,31 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_path, remove_stale_temporaries
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
+from shared.precision import DEFAULT_PRECISION, NAMES
 from shared.threads import cpu_threads
-from style_transfer.johnson.infer import BATCH_SIZE, transform_images
+from style_transfer.johnson.infer import BATCH_SIZE, choose_precision, transform_images
 from style_transfer.johnson.model_file import load_model
+from style_transfer.johnson.net import to_inference
 from style_transfer.styles import get_style
 from style_transfer.video.codec import (
     OPENCV_SUFFIXES,
     PYAV_SUFFIXES,
     VideoInfo,
+    codec_threads,
+    open_capture,
     open_writer,
     probe,
     resolve_codec,
 )
+from style_transfer.video.handoff import END, Worker, get, put, put_checked
 from style_transfer.video.temporal import TemporalFilter
-
-_END = object()
 
 
 @dataclass
@@ -71,74 +81,41 @@ class VideoReport:
     input_warping_error: float  # the input's own: what the flow leaves on real footage
     seconds: float  # wall time, opening the file to renaming the output
     network_seconds: float  # of which the calling thread spent running the network
+    precision: str = "fp32"  # what the network computed in
+    threads: tuple[int, int, int] = (1, 1, 1)  # network, decoder, encoder
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
+        network, decode, encode = self.threads
         return (
             f"{self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3f} fps "
-            f"({self.fps}), {self.codec}, audio: {self.audio}; warping error "
+            f"({self.fps}), {self.codec}, audio: {self.audio}; {self.precision}, threads: "
+            f"{network} network, {decode} decode, {encode} encode; warping error "
             f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}); "
             f"{rate:.2f} frames/s ({self.network_seconds / self.seconds:.0%} of the time in the "
             f"network)"
         )
 
 
-# ----------------------------------------------------------------------------- threads
-
-
-class _Worker(threading.Thread):
-    """A daemon thread that keeps its exception for the main thread to raise."""
-
-    def __init__(self, target: Callable[[], None], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_fn()
-        except BaseException as exc:
-            self.error = exc
-
-
-def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-
-
-def _get(q: queue.Queue, stop: threading.Event) -> Any:
-    """Next item, or the end marker once ``stop`` is set and nothing is left."""
-    while True:
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            if stop.is_set():
-                return _END
-
-
-def _read_frames(src: Path, out: queue.Queue, stop: threading.Event) -> None:
-    capture = cv2.VideoCapture(str(src))
+def _read_frames(src: Path, threads: int, out: queue.Queue, stop: threading.Event) -> None:
+    capture = open_capture(src, threads)
     try:
         while not stop.is_set():
             ok, bgr = capture.read()
             if not ok:
                 break
-            _put(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stop)  # the network wants RGB
+            put(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stop)  # the network wants RGB
     finally:
         capture.release()
-        _put(out, _END, stop)
+        put(out, END, stop)
 
 
 def _write_frames(
     batches: queue.Queue, stop: threading.Event, writer: Any, temporal: TemporalFilter, bar: tqdm
 ) -> None:
     index = 0
-    while (batch := _get(batches, stop)) is not _END:
+    while (batch := get(batches, stop)) is not END:
         for frame_in, frame_out in batch:
             writer.write(temporal(frame_in, frame_out), index)
             index += 1
@@ -164,6 +141,7 @@ class VideoRequest:
     allow_partial: bool = False  # keep what decodes of a truncated input (else: refused)
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
+    precision: str = DEFAULT_PRECISION  # the network's, as for stylize
 
 
 def model_path_for(style: str | None, model: Path | None) -> Path:
@@ -190,10 +168,12 @@ def run_video(request: VideoRequest) -> VideoReport:
     check_request(src, out, request.codec, request.batch_size, request.stabilize)
     probe(src)
     device = pick_device(request.device)
-    with cpu_threads(request.threads):
+    with cpu_threads(request.threads) as threads:
         model, meta = load_model(path, device)
+        dtype = choose_precision(to_inference(model, device), request.precision, device)
+        model = model.to(dtype)
         style = meta.get("style", path.stem)
-        print(f"model {path} ({style}) on {describe(device)}", file=sys.stderr)
+        print(f"model {path} ({style}) on {describe(device)}, {NAMES[dtype]}", file=sys.stderr)
         report = transform_video(
             model,
             src,
@@ -202,6 +182,7 @@ def run_video(request: VideoRequest) -> VideoReport:
             stabilize=request.stabilize,
             codec=request.codec,
             allow_partial=request.allow_partial,
+            threads=threads,
         )
     for note in report.notes:
         print(f"warning: {note}", file=sys.stderr)
@@ -221,14 +202,16 @@ def transform_video(
     stabilize: float = VideoRequest.stabilize,
     codec: str = VideoRequest.codec,
     allow_partial: bool = VideoRequest.allow_partial,
+    threads: int | None = None,
     progress: bool = True,
 ) -> VideoReport:
     """Stylise every frame of ``src`` into ``dst``: same fps, size, frame count (and audio).
 
     ``stabilize`` in [0, 1): how much of the previous output, moved along the optical flow,
-    each frame keeps (0: off). Bad input raises :class:`UserError` before ``dst`` exists; an
-    input that decodes fewer frames than its container lists raises it after the work, and
-    ``dst`` is not written, unless ``allow_partial``.
+    each frame keeps (0: off). ``threads``: the CPU budget (None: torch's count, which
+    :func:`shared.threads.cpu_threads` set). Bad input raises :class:`UserError` before ``dst``
+    exists; an input that decodes fewer frames than its container lists raises it after the
+    work, and ``dst`` is not written, unless ``allow_partial``.
     """
     src, dst = Path(src), Path(dst)
     codec = check_request(src, dst, codec, batch_size, stabilize)
@@ -236,24 +219,20 @@ def transform_video(
     start = time.perf_counter()
     leftovers = remove_stale_temporaries(dst.parent)  # a killed run's (its pid is gone)
     notes = [f"removed {p.name}, left by a killed run" for p in leftovers]
-    cv2_threads = cv2.getNumThreads()
-    # The network has the cores; OpenCV's own thread pool in the reader and writer threads
-    # would fight it for them (each frame's flow and warps are small jobs).
-    cv2.setNumThreads(1)
-    try:
-        # needs: about the source's size (same frames, size and codec family)
-        with atomic_path(dst, needs=src.stat().st_size) as tmp:
-            writer = open_writer(codec, tmp, info, src)
-            temporal = TemporalFilter(stabilize)
-            frames, network_seconds = _run_pipeline(
-                model, src, info, writer, batch_size, temporal, progress
-            )
-            notes += frame_count_notes(src, info, frames, allow_partial)
-            # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
-            # file holds; PyAV stores the exact fraction it is given
-            stored = probe(tmp).fps if codec == "mp4v" else info.fps
-    finally:
-        cv2.setNumThreads(cv2_threads)
+    weight = next(model.parameters(), torch.empty(0))
+    budget = threads or torch.get_num_threads()
+    decode, encode = codec_threads(budget, weight.device.type)
+    # needs: about the source's size (same frames, size and codec family)
+    with _opencv_threads(1), atomic_path(dst, needs=src.stat().st_size) as tmp:
+        writer = open_writer(codec, tmp, info, src, threads=encode)
+        temporal = TemporalFilter(stabilize)
+        frames, network_seconds = _run_pipeline(
+            model, (src, decode), info, writer, batch_size, temporal, progress
+        )
+        notes += frame_count_notes(src, info, frames, allow_partial)
+        # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
+        # file holds; PyAV stores the exact fraction it is given
+        stored = probe(tmp).fps if codec == "mp4v" else info.fps
     if stored != info.fps:
         notes.append(f"the output runs at {stored} fps ({float(stored):.3f}), not the input's "
                      f"{info.fps}: mp4v stores the rate as a decimal")  # fmt: skip
@@ -269,8 +248,22 @@ def transform_video(
         input_warping_error=in_error,
         seconds=time.perf_counter() - start,
         network_seconds=network_seconds,
+        precision=NAMES.get(weight.dtype, str(weight.dtype)),
+        threads=(budget, decode, encode),
         notes=notes,
     )
+
+
+@contextlib.contextmanager
+def _opencv_threads(count: int) -> Iterator[None]:
+    """OpenCV's own thread pool (the reader's colour conversion, the writer's flow and warps)
+    at ``count`` inside the block: the network has the budget, and each frame's jobs are small."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def frame_count_notes(src: Path, info: VideoInfo, frames: int, allow_partial: bool) -> list[str]:
@@ -306,20 +299,21 @@ def check_request(src: Path, dst: Path, codec: str, batch_size: int, stabilize: 
 
 def _run_pipeline(
     model: nn.Module,
-    src: Path,
+    source: tuple[Path, int],
     info: VideoInfo,
     writer: Any,
     batch_size: int,
     temporal: TemporalFilter,
     progress: bool,
 ) -> tuple[int, float]:
-    """Frames written, and seconds the calling thread spent in the network."""
+    """Frames written, and seconds the calling thread spent in the network. ``source``: the
+    video and its decoder's thread count."""
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
     styled: queue.Queue = queue.Queue(maxsize=2)
     bar = tqdm(total=info.frames or None, unit="frame", desc="stylise video", disable=not progress)
-    reader = _Worker(lambda: _read_frames(src, decoded, stop), "video-reader")
-    sink = _Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
+    reader = Worker(lambda: _read_frames(*source, decoded, stop), "video-reader")
+    sink = Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
     reader.start()
     sink.start()
     frames, network = 0, 0.0
@@ -328,9 +322,9 @@ def _run_pipeline(
             start = time.perf_counter()
             outputs = transform_images(model, batch, batch_size=len(batch))
             network += time.perf_counter() - start
-            _put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
+            put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
             frames += len(batch)
-        _put_checked(styled, _END, sink)
+        put_checked(styled, END, sink)
         sink.join()
         if sink.error is not None:
             raise sink.error
@@ -347,25 +341,11 @@ def _run_pipeline(
     return frames, network
 
 
-def _put_checked(q: queue.Queue, item: Any, consumer: _Worker) -> None:
-    """Put, unless the consumer died: then raise its error instead of waiting forever."""
-    while True:
-        if consumer.error is not None:
-            raise consumer.error
-        if not consumer.is_alive():
-            raise RuntimeError(f"{consumer.name} stopped")
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-
-
 def _batches(
-    decoded: queue.Queue, stop: threading.Event, reader: _Worker, batch_size: int
+    decoded: queue.Queue, stop: threading.Event, reader: Worker, batch_size: int
 ) -> Iterator[list[np.ndarray]]:
     batch: list[np.ndarray] = []
-    while (frame := _get(decoded, stop)) is not _END:
+    while (frame := get(decoded, stop)) is not END:
         batch.append(frame)
         if len(batch) == batch_size:
             yield batch

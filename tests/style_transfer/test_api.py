@@ -37,6 +37,16 @@ def test_an_array_comes_back_as_the_shipped_model_makes_it(cat) -> None:
     assert np.abs(out.astype(int) - cat).mean() > 10  # and it is stylised
 
 
+@pytest.mark.parametrize("method", ["johnson", "gatys"])
+def test_precision_is_taken_by_either_method(cat, method) -> None:
+    options = {} if method == "johnson" else GATYS
+    fp32 = style_transfer.stylize(cat, style="wave", threads=1, precision="fp32", **options)
+    bf16 = style_transfer.stylize(cat, style="wave", threads=1, precision="bf16", **options)
+    assert not np.array_equal(fp32, bf16)  # computed in bfloat16, not silently in float32
+    if method == "johnson":  # one pass (LBFGS's path, by contrast, moves with any rounding)
+        assert np.abs(fp32.astype(int) - bf16).mean() < 1
+
+
 def test_a_pil_image_comes_back_as_one_of_its_size(cat) -> None:
     out = style_transfer.stylize(Image.fromarray(cat).convert("L"), style="starry", threads=1)
     assert isinstance(out, Image.Image) and out.size == (60, 40) and out.mode == "RGB"
