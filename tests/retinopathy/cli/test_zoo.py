@@ -88,7 +88,7 @@ def evaluates_and_predicts(run: Path, cache: Path, tmp_path: Path) -> None:
 
 def test_timm_resnet18_trains_evaluates_and_predicts(timm_run, cache: Path, tmp_path: Path) -> None:
     run, out, caught = timm_run
-    assert "timm:resnet18 (random init), referable, 32 px" in out
+    assert "timm:resnet18 (random init), referable, classify head (ce), 32 px" in out
     notices = [m for m in caught if "random weights" in m]
     assert notices == [  # offline, auto: the one notice every backbone gives
         "timm:resnet18: timm/resnet18.a1_in1k is not in the Hugging Face cache "
@@ -106,7 +106,7 @@ def test_a_timm_efficientnet_trains_evaluates_and_predicts(
     run = tmp_path / "run"
     arch = "timm:efficientnet_b0"
     assert main(["train", "--arch", arch, "--pretrained", "no", *tiny(cache, run)]) == 0
-    assert f"{arch} (random init), referable, 32 px" in capsys.readouterr().out
+    assert f"{arch} (random init), referable, classify head (ce), 32 px" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["arch"] == arch
     evaluates_and_predicts(run, cache, tmp_path)
 
