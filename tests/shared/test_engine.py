@@ -31,7 +31,7 @@ from shared.plotting import curve_panels
 from shared.runs import MetricsLog, RunPaths, read_config, write_config
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_training import TinyNet, make_trainer
+from tiny_training import Interrupt, InterruptAt, TinyNet, make_trainer
 
 SCRIPT = Path(__file__).with_name("tiny_training.py")
 
@@ -410,19 +410,6 @@ def test_a_cosine_schedule_grown_on_resume_continues_on_the_new_count(tmp_path):
     assert rows[1]["lr"] == pytest.approx(0.025) != pytest.approx(straight[1]["lr"])
     assert [r["lr"] for r in rows[2:]] == pytest.approx([r["lr"] for r in straight[2:]], rel=1e-9)
     assert rows[3]["lr"] > 0
-
-
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, trainer, step, logs):
-        if step == self.step:
-            raise Interrupt
 
 
 def test_interrupted_run_with_torchvision_augmentation_in_workers_resumes_exactly(tmp_path):

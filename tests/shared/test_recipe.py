@@ -16,7 +16,7 @@ from shared.errors import UserError
 from shared.runs import RunPaths
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_training import make_trainer
+from tiny_training import Interrupt, InterruptAt, make_trainer
 
 
 class RatesSeen(Callback):
@@ -70,19 +70,6 @@ def test_the_moving_average_is_what_is_validated_and_kept(tmp_path):
     assert torch.equal(last["trained_model"]["head.2.weight"], trainer.model.head[2].weight)
     assert last["ema_updates"] == trainer.step
     assert kept.keys() == trainer.model.state_dict().keys()  # inference loads it as it is
-
-
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer, step, logs):
-        if step == self.step:
-            raise Interrupt
 
 
 def test_a_resumed_run_with_warmup_and_average_ends_bit_identical(tmp_path):

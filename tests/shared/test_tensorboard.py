@@ -9,11 +9,10 @@ import matplotlib.pyplot as plt
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from shared.engine import Callback
 from shared.engine.tensorboard import FOLDER, TensorBoardLog, scalar_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_training import make_trainer
+from tiny_training import Interrupt, InterruptAt, make_trainer
 
 
 def events(run: Path) -> EventAccumulator:
@@ -32,19 +31,6 @@ def test_scalar_names_pair_train_and_validation():
     assert [scalar_name(k) for k in ("train_loss", "val_loss", "val_qwk", "lr")] == [
         "loss/train", "loss/val", "qwk/val", "lr",
     ]  # fmt: skip
-
-
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAt(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer, step, logs):
-        if step == self.step:
-            raise Interrupt
 
 
 def test_every_epoch_is_logged_once_across_a_resume(tmp_path):

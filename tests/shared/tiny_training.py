@@ -25,6 +25,21 @@ if __name__ == "__main__":  # run as a script: make the repository importable
 from shared.engine import Callback, TrainConfig, Trainer
 
 
+class Interrupt(Exception):
+    """Raised by :class:`InterruptAt`: the run stops there, as if killed after that step."""
+
+
+class InterruptAt(Callback):
+    """Stops a run after optimiser step ``step``; its last checkpoint is what a kill would leave."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, trainer, step, logs) -> None:
+        if step == self.step:
+            raise Interrupt
+
+
 class TinyNet(nn.Module):
     """Conv + BatchNorm + dropout: buffers, and randomness inside the training step."""
 
