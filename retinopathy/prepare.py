@@ -23,9 +23,8 @@ from retinopathy.data.cache import prepare_records
 from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared, problems_line
 from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
-from retinopathy.data.workers import opencv_threads
 from shared.distributed import init_distributed, is_main_process, on_main
-from shared.threads import choose_threads, cpu_threads
+from shared.threads import choose_threads, cpu_threads, opencv_threads
 
 
 def open_source(config: DataConfig, *, progress: bool = True) -> Source:

@@ -76,3 +76,18 @@ def cpu_threads(count: int | None) -> Iterator[int]:
         yield chosen
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def opencv_threads(count: int) -> Iterator[int]:
+    """OpenCV's own thread pool in this process inside the block: ``count`` threads; the
+    previous count after it. The commands count OpenCV's threads in the same budget as torch's:
+    both pools compete for the same cores."""
+    import cv2  # only the commands that use OpenCV pay for its import
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield count
+    finally:
+        cv2.setNumThreads(before)

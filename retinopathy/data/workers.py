@@ -5,8 +5,8 @@
 
 Results come back as they finish, not in job order. One worker means no pool at all: the jobs
 run in this process, which is also what a debugger or a profiler wants, with OpenCV's threads
-as the caller set them (:func:`opencv_threads`: ``prepare --threads``); in a pool every worker
-computes on one thread.
+as the caller set them (:func:`shared.threads.opencv_threads`: ``prepare --threads``); in a
+pool every worker computes on one thread.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import multiprocessing as mp
 import multiprocessing.pool
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import cv2
@@ -63,18 +62,6 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which never forks
         after_in_parent=_after_fork_in_parent,
         after_in_child=_counts_before_fork.clear,
     )
-
-
-@contextmanager
-def opencv_threads(count: int) -> Iterator[int]:
-    """OpenCV's own thread pool in this process inside the block: ``count`` threads; the
-    previous count after it."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(count)
-    try:
-        yield count
-    finally:
-        cv2.setNumThreads(before)
 
 
 def worker_pool(workers: int) -> mp.pool.Pool:

@@ -50,7 +50,7 @@ from shared.atomic import atomic_path, remove_stale_temporaries
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
 from shared.precision import DEFAULT_PRECISION, NAMES
-from shared.threads import cpu_threads
+from shared.threads import cpu_threads, opencv_threads
 from style_transfer.johnson.infer import BATCH_SIZE, choose_precision, transform_images
 from style_transfer.johnson.model_file import load_model
 from style_transfer.johnson.net import to_inference
@@ -223,7 +223,8 @@ def transform_video(
     budget = threads or torch.get_num_threads()
     decode, encode = codec_threads(budget, weight.device.type)
     # needs: about the source's size (same frames, size and codec family)
-    with _opencv_threads(1), atomic_path(dst, needs=src.stat().st_size) as tmp:
+    # OpenCV at one thread: the network has the budget; each frame's flow and warps are small
+    with opencv_threads(1), atomic_path(dst, needs=src.stat().st_size) as tmp:
         writer = open_writer(codec, tmp, info, src, threads=encode)
         temporal = TemporalFilter(stabilize)
         frames, network_seconds = _run_pipeline(
@@ -252,18 +253,6 @@ def transform_video(
         threads=(budget, decode, encode),
         notes=notes,
     )
-
-
-@contextlib.contextmanager
-def _opencv_threads(count: int) -> Iterator[None]:
-    """OpenCV's own thread pool (the reader's colour conversion, the writer's flow and warps)
-    at ``count`` inside the block: the network has the budget, and each frame's jobs are small."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(count)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
 
 
 def frame_count_notes(src: Path, info: VideoInfo, frames: int, allow_partial: bool) -> list[str]:
