@@ -8,7 +8,9 @@
 1. Forward time at 256, 512 and 1024 px: ours (channels_last, up-sampling computed as one
    transposed convolution, inference mode) against the baseline network written from the paper
    (``labs/baselines/johnson_net.py``: the same layers and the same weights, built the plain way,
-   NCHW float32 under ``no_grad``), plus ours in NCHW to show what the layout alone gains. The
+   NCHW float32 under ``no_grad``), plus ours in NCHW to show what the layout alone gains, and
+   ours in the precision ``--precision auto`` takes on this machine (bfloat16 where the CPU
+   computes it natively and it pays, the network itself converted; else float32). The
    outputs are checked to agree first. With ``--reference PATH`` (a checkout of pytorch/examples,
    or the file itself) the peer's own ``TransformerNet`` is imported from there and timed too, as
    its ``stylize`` runs it (0-255 input, NCHW, ``no_grad``), with our weights when they load by
@@ -29,12 +31,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -46,14 +43,16 @@ from torch import nn
 from labs import peer_code
 from labs.baselines.johnson_net import from_transformer_net
 from labs.bench import add_parts_argument
+from labs.johnson_pipeline import four_k, video_overhead
+from labs.timing import median_times
 from shared.errors import UserError
-from shared.precision import describe_capability
+from shared.precision import NAMES, describe_capability
+from style_transfer.johnson.infer import choose_precision
 from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
 
 SIZES = (256, 512, 1024)
 BACKEND_SIZES = (512, 1024)
 REPEATS = {256: 7, 512: 5, 1024: 3}
-VIDEO_SIZE, VIDEO_FRAMES = (426, 240), 48
 PARTS = ("forward", "backends", "video", "4k")
 PEER_FILE = "fast_neural_style/neural_style/transformer_net.py"
 PEER_CANDIDATES = (PEER_FILE, "neural_style/transformer_net.py", "transformer_net.py")
@@ -75,6 +74,8 @@ class Nets:
     ours: nn.Module  # channels_last, inference layout
     nchw: TransformerNet
     baseline: nn.Module
+    auto: nn.Module  # ours in the dtype ``--precision auto`` picks here, converted as stylize does
+    auto_dtype: torch.dtype
     peer: Peer | None = None
 
 
@@ -101,7 +102,9 @@ def build_nets(reference: Path | None = None, seed: int = 0) -> Nets:
     ours = to_inference(TransformerNet(), "cpu")
     ours.load_state_dict(nchw.state_dict())
     peer = None if reference is None else load_peer(reference, nchw)
-    return Nets(ours, nchw, from_transformer_net(nchw), peer)
+    dtype = choose_precision(ours, "auto", torch.device("cpu"))
+    auto = copy.deepcopy(ours).to(dtype)
+    return Nets(ours, nchw, from_transformer_net(nchw), auto, dtype, peer)
 
 
 def run_peer(peer: Peer, x: torch.Tensor) -> torch.Tensor:
@@ -132,19 +135,6 @@ def agreement(nets: Nets, size: int) -> dict[str, float]:
     }
 
 
-def median_times(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per run; the candidates alternate so load changes hit all alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for fn in runs.values():
-        fn()  # warm-up: oneDNN builds its kernels for the shape
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def forward_runs(nets: Nets, size: int) -> dict[str, Callable[[], object]]:
     x = torch.rand(1, 3, size, size)
     x_cl = channels_last(x)
@@ -161,7 +151,13 @@ def forward_runs(nets: Nets, size: int) -> dict[str, Callable[[], object]]:
         with torch.inference_mode():
             nets.ours(x_cl)
 
-    runs = {"baseline": baseline, "ours NCHW": nchw, "ours": ours}
+    x_auto = x_cl.to(nets.auto_dtype)
+
+    def auto() -> None:
+        with torch.inference_mode():
+            nets.auto(x_auto)
+
+    runs = {"baseline": baseline, "ours NCHW": nchw, "ours": ours, "auto": auto}
     if nets.peer is not None:
         runs["reference"] = lambda: run_peer(nets.peer, x)
     return runs
@@ -195,12 +191,20 @@ def print_forward(nets: Nets, sizes: Sequence[int], repeats: int | None) -> None
     )
     if nets.peer is not None:
         print(describe_peer(nets.peer, agree))
-    columns = ["baseline", "ours NCHW", "ours", "speed-up"]
+    auto = NAMES[nets.auto_dtype]
+    print(
+        f"auto: ours in {auto}, the precision `stylize --precision auto` takes here "
+        f"({describe_capability(torch.device('cpu'))}); its speed-ups against the baseline and "
+        "against ours in float32"
+    )
+    columns = ["baseline", "ours NCHW", "ours", "speed-up", "auto", "vs baseline", "vs ours"]
     columns += ["reference", "vs reference"] if nets.peer is not None else []
     print(f"{'size':>6}" + "".join(f" {c:>12}" for c in columns))
     for size, t in forward_times(nets, sizes, repeats).items():
         cells = [f"{t[n]:.3f} s" for n in ("baseline", "ours NCHW", "ours")]
         cells.append(f"{t['baseline'] / t['ours']:.2f}x")
+        cells += [f"{t['auto']:.3f} s", f"{t['baseline'] / t['auto']:.2f}x"]
+        cells.append(f"{t['ours'] / t['auto']:.2f}x")
         if nets.peer is not None:
             cells += [f"{t['reference']:.3f} s", f"{t['reference'] / t['ours']:.2f}x"]
         print(f"{size:>6}" + "".join(f" {c:>12}" for c in cells), flush=True)
@@ -238,113 +242,6 @@ def print_backends(nets: Nets, sizes: Sequence[int], repeats: int | None) -> Non
                  for t in times.values()]  # fmt: skip
         row = f"{label:<12} {key.replace('onnx', 'fp32'):<9}"
         print(row + "".join(f" {c:>18}" for c in cells), flush=True)
-
-
-def _make_clip(path: Path) -> Path:
-    import av
-    import numpy as np
-    import skimage.data
-
-    width, height = VIDEO_SIZE
-    picture = np.kron(skimage.data.astronaut(), np.ones((2, 2, 1), np.uint8))  # 1024 px
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(VIDEO_FRAMES):
-            crop = picture[100 + 3 * i : 100 + 3 * i + height, 50 + 5 * i : 50 + 5 * i + width]
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(crop), "rgb24")))
-        out.mux(stream.encode(None))
-    return path
-
-
-def video_overhead() -> None:
-    import cv2
-
-    from style_transfer.johnson.infer import transform_images
-    from style_transfer.video.stream import transform_video
-
-    torch.manual_seed(0)
-    net = TransformerNet()
-    reports = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = _make_clip(Path(tmp) / "clip.mp4")
-        capture = cv2.VideoCapture(str(clip))
-        frames = []
-        while (frame := capture.read())[0]:
-            frames.append(cv2.cvtColor(frame[1], cv2.COLOR_BGR2RGB))
-        batch = 4
-
-        def network_only() -> None:
-            for i in range(0, len(frames), batch):
-                transform_images(net, frames[i : i + batch], batch_size=batch)
-
-        def pipeline(stabilize: float = 0.0) -> None:
-            out = Path(tmp) / "out.mp4"
-            report = transform_video(
-                net, clip, out, batch_size=batch, stabilize=stabilize, progress=False
-            )
-            reports.setdefault(stabilize, []).append(report.seconds / report.network_seconds - 1)
-
-        t = median_times(
-            {"network": network_only, "pipeline": pipeline, "stabilised": lambda: pipeline(0.5)},
-            repeats=5,
-        )
-    n = len(frames)
-    print(f"\nvideo {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]}, {n} frames, batch {batch}; median of 5")
-    print(f"network alone on the decoded frames: {n / t['network']:.2f} frames/s")
-    for name, stabilize in (("pipeline", 0.0), ("stabilised", 0.5)):
-        overhead = t[name] / t["network"] - 1
-        within = statistics.median(reports[stabilize])
-        print(
-            f"{name:<10}: {n / t[name]:.2f} frames/s, {overhead:+.1%} against the separate "
-            f"network runs; {within:+.1%} against its own network time (same run, same load)"
-        )
-
-
-# Peak memory from /proc/self/status (VmHWM: this address space's high-water mark). ru_maxrss
-# would not do, even in a fresh process: Linux carries the parent's peak over fork and exec.
-_FOUR_K = """
-import sys, time, numpy as np, torch, cv2, skimage.data
-from style_transfer.johnson.infer import transform_image
-from style_transfer.johnson.net import TransformerNet
-def status(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
-budget = int(sys.argv[1]) or None
-torch.manual_seed(0)
-net = TransformerNet()
-frame = cv2.resize(skimage.data.astronaut(), (3840, 2160), interpolation=cv2.INTER_CUBIC)
-before = status("VmRSS:")
-start = time.perf_counter()
-out = transform_image(net, frame, budget=budget)
-seconds = time.perf_counter() - start
-assert out.shape == frame.shape
-print(seconds, before, status("VmHWM:"), net.peak_bytes_per_pixel() * 3840 * 2160)
-"""
-
-
-def four_k() -> None:
-    print("\n4K frame (3840x2160) on the CPU, each in a fresh process")
-    root = Path(__file__).resolve().parents[1]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-    }
-    for label, budget in (("one pass", 0), ("tiles, 1 GiB budget", 2**30)):
-        done = subprocess.run(
-            [sys.executable, "-c", _FOUR_K, str(budget)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        seconds, before, peak, estimate = (float(v) for v in done.stdout.split())
-        print(
-            f"{label:<20}: {seconds:6.1f} s, peak RSS {peak / 2**30:.2f} GiB, "
-            f"{(peak - before) / 2**30:.2f} GiB above the {before / 2**30:.2f} GiB before the pass "
-            f"(one-pass estimate {estimate / 2**30:.2f} GiB)",
-            flush=True,
-        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

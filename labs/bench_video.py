@@ -1,8 +1,8 @@
 """Stylising a video on a busy machine: the thread count the command picks against one thread.
 
-    make bench ARGS=video            # or: python -m labs.bench video [--frames 40] [--size 384]
+    make bench ARGS=video            # or: python -m labs.bench video [--frames 250] [--size 384]
 
-The clip: scikit-image's ``chelsea`` photo panned across (``--frames`` frames, ``--size`` px wide,
+The clip: scikit-image's ``chelsea`` photo panned across (``--frames`` frames, 250 by default, ``--size`` px wide,
 mp4v), stylised with the shipped ``starry`` model through the ``video`` command's own code
 (:func:`style_transfer.video.stream.run_video`), each run in a fresh process, as a user runs it:
 
@@ -14,7 +14,9 @@ mp4v), stylised with the shipped ``starry`` model through the ``video`` command'
     same frames (batches of the command's size, the same thread count and precision, nothing
     decoded or encoded). Floor: within 10%.
 
-Wall time, the median of ``--rounds``. The machine's other load weighs on (a) as it would on a
+(b) runs first: once the spinner has lifted the load average it takes minutes to fall again, and
+an idle run would choose its threads as if the machine were still busy. Wall time, the median of
+``--rounds``. The machine's other load weighs on (a) as it would on a
 user's; run (b) on a quiet machine.
 """
 
@@ -56,7 +58,8 @@ start = time.perf_counter()
 report = run_video(VideoRequest(video=clip, style=sys.argv[3], out=out))
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "frames": report.frames, "pipeline": report.seconds,
-                  "network": report.network_seconds, "threads": threads[0]}))
+                  "network": report.network_seconds, "threads": threads[0],
+                  "precision": report.precision}))
 """
 
 NETWORK_ONLY = """
@@ -64,8 +67,9 @@ import json, sys, time, cv2, torch
 from style_transfer.video.stream import VideoRequest, model_path_for
 from style_transfer.johnson.infer import transform_images
 from style_transfer.johnson.model_file import load_model
+from shared.precision import DTYPES, NAMES
 from shared.threads import cpu_threads
-clip, style, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+clip, style, threads, precision = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 frames = []
 video = cv2.VideoCapture(clip)
 while True:
@@ -76,11 +80,13 @@ while True:
 batch = VideoRequest.batch_size
 with cpu_threads(threads):
     model, _ = load_model(model_path_for(style, None))
+    model = model.to(DTYPES[precision])  # as the command converted it
     transform_images(model, frames[:batch], batch_size=batch)  # warm-up
     start = time.perf_counter()
     transform_images(model, frames, batch_size=batch)
     seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "frames": len(frames)}))
+print(json.dumps({"seconds": seconds, "frames": len(frames),
+                  "precision": NAMES[next(model.parameters()).dtype]}))
 """
 
 SPIN = "while True:\n    pass\n"
@@ -89,7 +95,11 @@ SPIN = "while True:\n    pass\n"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=f"{PROG} video", description=__doc__.split("\n\n")[0])
     add_parts_argument(p, ("busy", "idle"))
-    p.add_argument("--frames", type=int, default=40, help="frames in the clip")
+    p.add_argument(
+        "--frames", type=int, default=250,
+        help="frames in the clip (10 s at 25 fps: long enough that opening the files and the "
+        "first batch's kernel set-up weigh as little as in a real video)",
+    )  # fmt: skip
     p.add_argument("--size", type=int, default=384, help="the clip's width in px")
     p.add_argument("--rounds", type=int, default=3, help="runs of each variant (median)")
     p.add_argument(
@@ -153,14 +163,14 @@ def bench_busy(clip: Path, out: Path, rounds: int, settle: float) -> float:
 
 def bench_idle(clip: Path, out: Path, rounds: int) -> float:
     whole = [run(RUN_ONE, str(clip), str(out), STYLE) for _ in range(rounds)]
-    threads = whole[0]["threads"]
-    alone = [run(NETWORK_ONLY, str(clip), STYLE, str(threads)) for _ in range(rounds)]
+    threads, precision = whole[0]["threads"], whole[0]["precision"]
+    alone = [run(NETWORK_ONLY, str(clip), STYLE, str(threads), precision) for _ in range(rounds)]
     frames = whole[0]["frames"]
     command = frames / statistics.median(r["pipeline"] for r in whole)
     network = frames / statistics.median(r["seconds"] for r in alone)
-    print(f"(b) idle, {threads} thread(s): the command {command:.2f} frames/s (decode, network, "
-          f"encode), the network alone {network:.2f} frames/s: {command / network:.0%} of it "
-          "(floor 90%)")  # fmt: skip
+    print(f"(b) idle, {threads} thread(s), {precision}: the command {command:.2f} frames/s "
+          f"(decode, network, encode), the network alone {network:.2f} frames/s: "
+          f"{command / network:.0%} of it (floor 90%)")  # fmt: skip
     return command / network
 
 
@@ -172,9 +182,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"clip: {args.frames} frames, {args.size} px wide; style {STYLE}; "
               f"{os.cpu_count()} cores")  # fmt: skip
         summary = []
+        # Idle first: after the spinner the load average needs minutes to fall again.
+        if "idle" in args.parts:
+            summary.append(f"idle {bench_idle(clip, out, args.rounds):.0%} of the network's rate")
         if "busy" in args.parts:
             ratio = bench_busy(clip, out, args.rounds, args.settle)
             summary.append(f"busy {ratio:.2f}x one thread")
-        if "idle" in args.parts:
-            summary.append(f"idle {bench_idle(clip, out, args.rounds):.0%} of the network's rate")
     print("ratios: " + "; ".join(summary))

@@ -64,9 +64,17 @@ from style_transfer.video.codec import (
     open_writer,
     probe,
     resolve_codec,
+    takes_turns,
 )
 from style_transfer.video.handoff import END, Worker, get, put, put_checked
 from style_transfer.video.temporal import TemporalFilter
+
+# Without stabilisation the flow serves only the flicker figure: measured on every 4th frame pair
+# it costs a quarter (two flows a pair, ~4 ms at 384x256, a sixth of a bf16 frame on 2 cores).
+FLICKER_EVERY = 4
+
+# Held by the stage that computes when the stages take turns; a no-op context otherwise.
+Turn = contextlib.AbstractContextManager
 
 
 @dataclass
@@ -77,47 +85,59 @@ class VideoReport:
     fps: Fraction
     codec: str
     audio: str
-    warping_error: float  # output, Lai et al. 2018 (mean over frame pairs)
+    warping_error: float  # output, Lai et al. 2018 (mean over the frame pairs measured)
     input_warping_error: float  # the input's own: what the flow leaves on real footage
     seconds: float  # wall time, opening the file to renaming the output
     network_seconds: float  # of which the calling thread spent running the network
     precision: str = "fp32"  # what the network computed in
     threads: tuple[int, int, int] = (1, 1, 1)  # network, decoder, encoder
     notes: list[str] = field(default_factory=list)
+    flicker_every: int = 1  # the warping errors measured on every k-th frame pair
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
         network, decode, encode = self.threads
+        sampled = f", every {self.flicker_every}th frame pair" if self.flicker_every > 1 else ""
         return (
             f"{self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3f} fps "
             f"({self.fps}), {self.codec}, audio: {self.audio}; {self.precision}, threads: "
             f"{network} network, {decode} decode, {encode} encode; warping error "
-            f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}); "
+            f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}{sampled}); "
             f"{rate:.2f} frames/s ({self.network_seconds / self.seconds:.0%} of the time in the "
             f"network)"
         )
 
 
-def _read_frames(src: Path, threads: int, out: queue.Queue, stop: threading.Event) -> None:
+def _read_frames(
+    src: Path, threads: int, out: queue.Queue, stop: threading.Event, turn: Turn
+) -> None:
     capture = open_capture(src, threads)
     try:
         while not stop.is_set():
-            ok, bgr = capture.read()
+            with turn:
+                ok, bgr = capture.read()
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None  # the network's order
             if not ok:
                 break
-            put(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stop)  # the network wants RGB
+            put(out, rgb, stop)
     finally:
         capture.release()
         put(out, END, stop)
 
 
 def _write_frames(
-    batches: queue.Queue, stop: threading.Event, writer: Any, temporal: TemporalFilter, bar: tqdm
+    batches: queue.Queue,
+    stop: threading.Event,
+    writer: Any,
+    temporal: TemporalFilter,
+    bar: tqdm,
+    turn: Turn,
 ) -> None:
     index = 0
     while (batch := get(batches, stop)) is not END:
         for frame_in, frame_out in batch:
-            writer.write(temporal(frame_in, frame_out), index)
+            with turn:
+                writer.write(temporal(frame_in, frame_out), index)
             index += 1
             bar.update(1)
     if not stop.is_set():
@@ -215,21 +235,20 @@ def transform_video(
     """
     src, dst = Path(src), Path(dst)
     codec = check_request(src, dst, codec, batch_size, stabilize)
-    info = probe(src)
-    start = time.perf_counter()
-    leftovers = remove_stale_temporaries(dst.parent)  # a killed run's (its pid is gone)
-    notes = [f"removed {p.name}, left by a killed run" for p in leftovers]
+    info, start = probe(src), time.perf_counter()
+    stale = remove_stale_temporaries(dst.parent)
+    notes = [f"removed {p.name}, left by a killed run" for p in stale]
     weight = next(model.parameters(), torch.empty(0))
     budget = threads or torch.get_num_threads()
     decode, encode = codec_threads(budget, weight.device.type)
-    # needs: about the source's size (same frames, size and codec family)
-    # OpenCV at one thread: the network has the budget; each frame's flow and warps are small
+    # needs: about the source's size; OpenCV on one thread: the network has the budget
     with opencv_threads(1), atomic_path(dst, needs=src.stat().st_size) as tmp:
         writer = open_writer(codec, tmp, info, src, threads=encode)
-        temporal = TemporalFilter(stabilize)
+        temporal = TemporalFilter(stabilize, 1 if stabilize else FLICKER_EVERY)
         frames, network_seconds = _run_pipeline(
-            model, (src, decode), info, writer, batch_size, temporal, progress
-        )
+            model, (src, decode), info, writer, batch_size, temporal, progress,
+            takes_turns(budget, weight.device.type),
+        )  # fmt: skip
         notes += frame_count_notes(src, info, frames, allow_partial)
         # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
         # file holds; PyAV stores the exact fraction it is given
@@ -252,6 +271,7 @@ def transform_video(
         precision=NAMES.get(weight.dtype, str(weight.dtype)),
         threads=(budget, decode, encode),
         notes=notes,
+        flicker_every=temporal.measure_every,
     )
 
 
@@ -294,23 +314,27 @@ def _run_pipeline(
     batch_size: int,
     temporal: TemporalFilter,
     progress: bool,
+    turns: bool,
 ) -> tuple[int, float]:
     """Frames written, and seconds the calling thread spent in the network. ``source``: the
-    video and its decoder's thread count."""
+    video and its decoder's thread count; ``turns``: whether the stages take turns
+    (:func:`~style_transfer.video.codec.takes_turns`), each holding one lock while it computes."""
     stop = threading.Event()
+    turn: Turn = threading.Lock() if turns else contextlib.nullcontext()
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
     styled: queue.Queue = queue.Queue(maxsize=2)
     bar = tqdm(total=info.frames or None, unit="frame", desc="stylise video", disable=not progress)
-    reader = Worker(lambda: _read_frames(*source, decoded, stop), "video-reader")
-    sink = Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
+    reader = Worker(lambda: _read_frames(*source, decoded, stop, turn), "video-reader")
+    sink = Worker(lambda: _write_frames(styled, stop, writer, temporal, bar, turn), "video-writer")
     reader.start()
     sink.start()
     frames, network = 0, 0.0
     try:
         for batch in _batches(decoded, stop, reader, batch_size):
-            start = time.perf_counter()
-            outputs = transform_images(model, batch, batch_size=len(batch))
-            network += time.perf_counter() - start
+            with turn:
+                start = time.perf_counter()
+                outputs = transform_images(model, batch, batch_size=len(batch))
+                network += time.perf_counter() - start
             put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
             frames += len(batch)
         put_checked(styled, END, sink)

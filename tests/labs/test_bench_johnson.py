@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from labs import bench, bench_johnson
+from style_transfer.johnson.net import channels_last
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,8 +54,23 @@ def test_ours_baseline_and_reference_agree_with_the_same_weights(tmp_path) -> No
     times = bench_johnson.forward_times(nets, sizes=(16, 12), repeats=1)
     assert list(times) == [16, 12]
     for row in times.values():
-        assert set(row) == {"baseline", "ours NCHW", "ours", "reference"}
+        assert set(row) == {"baseline", "ours NCHW", "ours", "auto", "reference"}
         assert all(t > 0 for t in row.values())
+
+
+def test_auto_is_ours_in_the_precision_stylize_takes(monkeypatch) -> None:
+    from style_transfer.johnson import infer
+
+    monkeypatch.setattr(infer, "choose_precision", lambda model, name, device: torch.bfloat16)
+    monkeypatch.setattr(bench_johnson, "choose_precision", infer.choose_precision)
+    nets = bench_johnson.build_nets()
+    assert nets.auto_dtype == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in nets.auto.parameters())
+    assert all(p.dtype == torch.float32 for p in nets.ours.parameters())
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        low = nets.auto(channels_last(x).bfloat16()).float()
+        assert (low - nets.ours(channels_last(x))).abs().mean() < 2e-2
 
 
 def test_the_table_has_a_reference_column_only_with_one(tmp_path, capsys) -> None:
@@ -69,8 +86,9 @@ def test_the_table_has_a_reference_column_only_with_one(tmp_path, capsys) -> Non
     assert f"reference: {file}, our weights" in out
     header, row = out.splitlines()[-2:]
     assert header.split()[-2:] == ["vs", "reference"]
-    cells = row.split()  # size, four times "0.003 s", two ratios "1.20x"
-    assert len(cells) == 11 and cells[-1].endswith("x") and cells[-2] == "s"
+    cells = row.split()  # size, five times "0.003 s", four ratios "1.20x"
+    assert len(cells) == 15 and cells[-1].endswith("x") and cells[-2] == "s"
+    assert [cells[i] for i in (7, 10, 11)] == [c for c in cells if c.endswith("x")][:3]
 
 
 def test_a_reference_our_weights_do_not_fit_runs_with_its_own(tmp_path, capsys) -> None:

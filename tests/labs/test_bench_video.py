@@ -27,3 +27,13 @@ def test_a_run_reports_the_thread_count_the_command_computed_with(tmp_path):
                              env=env)  # fmt: skip
     assert result["threads"] == 1 and result["frames"] == 3
     assert 0 < result["network"] <= result["pipeline"] <= result["seconds"]
+
+
+def test_the_network_alone_computes_in_the_precision_the_command_took(tmp_path):
+    clip = bench_video.write_pan(tmp_path / "pan.mp4", frames=3, width=64)
+    out = str(tmp_path / "o.mp4")
+    env = {"OMP_NUM_THREADS": "1"}
+    whole = bench_video.run(bench_video.RUN_ONE, str(clip), out, "starry", env=env)
+    assert whole["precision"] in {"fp32", "bf16"}
+    alone = bench_video.run(bench_video.NETWORK_ONLY, str(clip), "starry", "1", "bf16", env=env)
+    assert alone["frames"] == 3 and alone["precision"] == "bf16"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from style_transfer.video.temporal import motion_between, warping_error
+from style_transfer.video.temporal import TemporalFilter, motion_between, warping_error
 from tests.helpers import photo
 
 
@@ -25,3 +25,31 @@ def test_flow_follows_a_known_shift_and_flags_what_came_into_view() -> None:
     assert warping_error(current, previous, motion) < 0.1 * warping_error(
         current, previous, motion_between(current, current)
     )
+
+
+def _pan(frames: int) -> list[np.ndarray]:
+    picture = photo("astronaut")
+    return [np.ascontiguousarray(picture[100 + 2 * i : 196 + 2 * i, 100 + 3 * i : 228 + 3 * i])
+            for i in range(frames)]  # fmt: skip
+
+
+def test_measuring_every_kth_pair_averages_those_pairs_alone() -> None:
+    frames = _pan(9)
+    outputs = [255 - f for f in frames]
+    every, sampled = TemporalFilter(), TemporalFilter(measure_every=4)
+    for frame_in, frame_out in zip(frames, outputs, strict=True):
+        every(frame_in, frame_out)
+        assert (sampled(frame_in, frame_out) == frame_out).all()  # without stabilisation: as is
+    assert (every.pairs, sampled.pairs) == (8, 2)  # pairs (3, 4) and (7, 8)
+    expected = [
+        warping_error(outputs[t], outputs[t - 1], motion_between(frames[t - 1], frames[t]))
+        for t in (4, 8)
+    ]
+    assert sampled.warping_errors()[0] == pytest.approx(np.mean(expected), rel=1e-6)
+
+
+def test_stabilisation_measures_every_pair() -> None:
+    with pytest.raises(ValueError, match="measure_every must be 1 with stabilisation"):
+        TemporalFilter(stabilize=0.5, measure_every=4)
+    with pytest.raises(ValueError):
+        TemporalFilter(measure_every=0)

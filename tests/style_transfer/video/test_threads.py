@@ -3,6 +3,8 @@ the configured objects are inspected, nothing is timed."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import pytest
 
@@ -86,3 +88,56 @@ def test_several_encoder_threads_are_frame_threads(tmp_path):
         assert writer.stream.codec_context.thread_type.name == "FRAME"
     finally:
         writer.abort()
+
+
+def test_a_cpu_team_and_the_codecs_take_turns():
+    assert codec.takes_turns(2, "cpu") and codec.takes_turns(8, "cpu")
+    assert not codec.takes_turns(1, "cpu")  # one network thread: no team to stall
+    assert not codec.takes_turns(8, "cuda") and not codec.takes_turns(8, "mps")
+
+
+class SlowDropBlue(DropBlue):
+    """DropBlue that takes 30 ms a batch and records when it ran."""
+
+    def __init__(self, spans: list) -> None:
+        super().__init__()
+        self.spans = spans
+
+    def forward(self, x):
+        start = time.perf_counter()
+        time.sleep(0.03)
+        self.spans.append(("network", start, time.perf_counter()))
+        return super().forward(x)
+
+
+@pytest.mark.parametrize(("budget", "apart"), [(2, True), (1, False)])
+def test_with_turns_no_frame_is_encoded_while_the_network_computes(
+    budget, apart, tmp_path, monkeypatch
+):
+    spans: list = []
+    open_writer = stream.open_writer
+
+    def writer(*args, **kwargs):
+        made = open_writer(*args, **kwargs)
+        write = made.write
+
+        def timed(*frame):
+            start = time.perf_counter()
+            time.sleep(0.01)  # long enough to land inside a batch when nothing keeps it out
+            write(*frame)
+            spans.append(("encode", start, time.perf_counter()))
+
+        made.write = timed
+        return made
+
+    monkeypatch.setattr(stream, "open_writer", writer)
+    source = make_pan(tmp_path / "clip.mp4", frames=12)
+    stream.transform_video(
+        SlowDropBlue(spans), source, tmp_path / "o.mp4", threads=budget, batch_size=2,
+        progress=False,
+    )  # fmt: skip
+    network = [(a, b) for kind, a, b in spans if kind == "network"]
+    encode = [(a, b) for kind, a, b in spans if kind == "encode"]
+    overlaps = sum(a < d and c < b for a, b in network for c, d in encode)
+    assert len(encode) == 12
+    assert (overlaps == 0) == apart
