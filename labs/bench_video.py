@@ -2,9 +2,10 @@
 
     make bench ARGS=video            # or: python -m labs.bench video [--frames 250] [--size 384]
 
-The clip: scikit-image's ``chelsea`` photo panned across (``--frames`` frames, 250 by default, ``--size`` px wide,
-mp4v), stylised with the shipped ``starry`` model through the ``video`` command's own code
-(:func:`style_transfer.video.stream.run_video`), each run in a fresh process, as a user runs it:
+The clip: scikit-image's ``chelsea`` photo panned across (``--frames`` frames, 250 by default,
+``--size`` px wide, mp4v), stylised with the shipped ``starry`` model through the ``video``
+command's own code (:func:`style_transfer.video.stream.run_video`), each run in a fresh process,
+as a user runs it:
 
 (a) ``busy``: another process spins on one core, started first and left until the 1-minute load
     average has seen it (at most ``--settle`` s); then the command as it is (threads by load)
