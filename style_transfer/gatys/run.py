@@ -13,6 +13,7 @@ labelled on the sheet by its file name, and names the run folder.
 from __future__ import annotations
 
 import glob
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from style_transfer.gatys.optimise import (
     normalise_blend,
     optimise_image,
 )
-from style_transfer.gatys.precision import choose_precision
+from style_transfer.gatys.precision import LBFGS_WARNING, choose_precision
 from style_transfer.images import SAMPLE_PHOTOS, read_image, resize, write_image
 from style_transfer.loss_network import (
     LossNetwork,
@@ -108,10 +109,12 @@ def optimise_photo(
     torch.manual_seed(config.seed)  # random loss-network weights are drawn from it
     with cpu_threads(request.threads) as threads:
         net = build_network(network, config, device)
-        dtype = choose_precision(net, request.precision, device)
+        dtype = choose_precision(net, request.precision, device, config.optimizer)
         net.compute_in(dtype)
         if verbose:
             print(f"loss network: {net.describe()}; device: {describe(device)}, {NAMES[dtype]}")
+        if dtype != torch.float32 and config.optimizer == "lbfgs":
+            print(f"warning: {LBFGS_WARNING.format(name=NAMES[dtype])}", file=sys.stderr)
         try:
             result = optimise_image(content, paintings, net, config, blend=blend, progress=None)
         except (NonFiniteLoss, SizeTooSmall) as exc:

@@ -65,15 +65,14 @@ def lite0() -> LossNetwork:
     return build_loss_network("efficientnet_lite0", pretrained="yes")
 
 
-@pytest.mark.slow  # bfloat16 is emulated on a CPU without AVX-512 BF16: about 30 s there
+@pytest.mark.slow  # bfloat16 is emulated on a CPU without AVX-512 BF16: about 60 s there
 def test_bf16_final_loss_is_within_2_percent_of_fp32_on_a_real_photo(lite0) -> None:
-    """At the same iterations, by each run's own objective and by float32's for both images.
-
-    (LBFGS's path is sensitive: float32 with 1% noise on each gradient ends 20 steps up to
-    2.6% away, and astronaut at 96 px ends 9% above in bfloat16; chelsea at 128 px, 20 steps,
-    is a setting where it ends 0.4% below.)"""
+    """At the same iterations, by each run's own objective and by float32's for both images,
+    under Adam: the optimiser auto takes bfloat16 for. (Under LBFGS, bfloat16 gradients bend
+    its curvature pairs: 1.2-5% above float32 after 100 iterations on four photos, so auto keeps
+    float32 there; see the next test.)"""
     photo, painting = read_image("chelsea"), read_image(get_style("starry").image_path)
-    config = GatysConfig(scales=(128,), iters=20)
+    config = GatysConfig(scales=(128,), iters=100, optimizer="adam")
     low = copy.deepcopy(lite0).compute_in(torch.bfloat16)
     fp32 = optimise_image(photo, [painting], lite0, config, progress=False)
     bf16 = optimise_image(photo, [painting], low, config, progress=False)
@@ -84,6 +83,20 @@ def test_bf16_final_loss_is_within_2_percent_of_fp32_on_a_real_photo(lite0) -> N
         scored = [sum(loss_terms(lite0, r.image[None], targets, config)) for r in (fp32, bf16)]
     assert abs(scored[1] / scored[0] - 1) <= 0.02
     assert not torch.equal(fp32.image, bf16.image)  # it really ran in bfloat16
+
+
+def test_auto_keeps_fp32_for_lbfgs_and_bf16_with_it_warns(lite0, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("shared.precision.cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(gatys_precision, "faster", lambda *a, **k: pytest.fail("measured"))
+    assert gatys_precision.choose_precision(lite0, "auto", CPU, "lbfgs") == torch.float32
+    argv = ["stylize", "--content", "chelsea", "--method", "gatys", "--size", "48", "--iters"]
+    argv += ["2", "--backbone", "efficientnet_lite0", "--threads", "1"]
+    assert main([*argv, "--out", str(tmp_path / "a.png"), "--precision", "bf16"]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    assert "bf16 with LBFGS" in line and "--optimizer adam" in line
+    argv += ["--optimizer", "adam", "--precision", "bf16"]
+    assert main([*argv, "--out", str(tmp_path / "b.png")]) == 0
+    assert "warning:" not in capsys.readouterr().err
 
 
 def test_bf16_is_printed_and_recorded_with_the_run(tmp_path, capsys) -> None:
@@ -122,11 +135,11 @@ def test_auto_measures_a_step_once_and_remembers(lite0, tmp_path, monkeypatch) -
 
     monkeypatch.setattr(gatys_precision, "faster", faster)
     rng = torch.get_rng_state()
-    assert gatys_precision.choose_precision(lite0, "auto", CPU) == torch.bfloat16
+    assert gatys_precision.choose_precision(lite0, "auto", CPU, "adam") == torch.bfloat16
     assert torch.equal(torch.get_rng_state(), rng)  # a seeded run's numbers stay its own
     assert lite0.dtype == torch.float32  # the check converted a copy
     monkeypatch.setattr(gatys_precision, "faster", lambda *a, **k: False)  # a busier machine
-    assert gatys_precision.choose_precision(lite0, "auto", CPU) == torch.bfloat16
+    assert gatys_precision.choose_precision(lite0, "auto", CPU, "adam") == torch.bfloat16
     assert timed == [1]
 
 
