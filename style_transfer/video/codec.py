@@ -71,19 +71,6 @@ def codec_threads(budget: int, device_type: str) -> tuple[int, int]:
     return decode, max(1, budget - decode)
 
 
-def takes_turns(budget: int, device_type: str) -> bool:
-    """Whether the codecs wait while the network computes, instead of running beside it.
-
-    A network on the CPU with a team of two or more OpenMP threads has every core of its budget:
-    a codec thread that wakes mid-layer takes a core from one team member, and the whole team
-    waits at the layer's end for it (2 cores, 384x256 frames: the pipeline ran at 73% of the
-    network's own frame rate). Decoding and encoding between batches costs only their own time,
-    a few percent of a frame's. One network thread has no team to stall, and beside a GPU the
-    CPU is the codecs'.
-    """
-    return device_type == "cpu" and budget >= 2
-
-
 def open_capture(path: Path, threads: int) -> cv2.VideoCapture:
     """OpenCV's reader for ``path``, its FFmpeg decoder on ``threads`` threads (OpenCV's default
     is one per core)."""

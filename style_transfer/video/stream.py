@@ -23,8 +23,10 @@ on real footage.
 The network computes in ``precision`` as for stylize (:func:`style_transfer.johnson.infer.
 choose_precision`: the network itself converted to bfloat16 where ``auto`` finds it pays). Every
 thread counts against the one CPU budget :func:`shared.threads.cpu_threads` chose: the network
-takes it, the decoder and encoder get theirs from :func:`~style_transfer.video.codec.codec_threads`
-(one each beside a CPU network), and OpenCV's pool one.
+takes it (on a CPU as one single-threaded worker per thread, each on its own batch:
+:mod:`style_transfer.video.network_stage`), the decoder and encoder get theirs from
+:func:`~style_transfer.video.codec.codec_threads` (one each beside a CPU network), and OpenCV's
+pool one.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
 from shared.precision import DEFAULT_PRECISION, NAMES
 from shared.threads import cpu_threads, opencv_threads
-from style_transfer.johnson.infer import BATCH_SIZE, choose_precision, transform_images
+from style_transfer.johnson.infer import BATCH_SIZE, choose_precision
 from style_transfer.johnson.model_file import load_model
 from style_transfer.johnson.net import to_inference
 from style_transfer.styles import get_style
@@ -64,17 +66,14 @@ from style_transfer.video.codec import (
     open_writer,
     probe,
     resolve_codec,
-    takes_turns,
 )
 from style_transfer.video.handoff import END, Worker, get, put, put_checked
+from style_transfer.video.network_stage import NetworkTimer, network_workers, stylised_in_order
 from style_transfer.video.temporal import TemporalFilter
 
 # Without stabilisation the flow serves only the flicker figure: measured on every 4th frame pair
 # it costs a quarter (two flows a pair, ~4 ms at 384x256, a sixth of a bf16 frame on 2 cores).
 FLICKER_EVERY = 4
-
-# Held by the stage that computes when the stages take turns; a no-op context otherwise.
-Turn = contextlib.AbstractContextManager
 
 
 @dataclass
@@ -88,7 +87,7 @@ class VideoReport:
     warping_error: float  # output, Lai et al. 2018 (mean over the frame pairs measured)
     input_warping_error: float  # the input's own: what the flow leaves on real footage
     seconds: float  # wall time, opening the file to renaming the output
-    network_seconds: float  # of which the calling thread spent running the network
+    network_seconds: float  # of which the network computed (NetworkTimer: per worker)
     precision: str = "fp32"  # what the network computed in
     threads: tuple[int, int, int] = (1, 1, 1)  # network, decoder, encoder
     notes: list[str] = field(default_factory=list)
@@ -108,36 +107,26 @@ class VideoReport:
         )
 
 
-def _read_frames(
-    src: Path, threads: int, out: queue.Queue, stop: threading.Event, turn: Turn
-) -> None:
+def _read_frames(src: Path, threads: int, out: queue.Queue, stop: threading.Event) -> None:
     capture = open_capture(src, threads)
     try:
         while not stop.is_set():
-            with turn:
-                ok, bgr = capture.read()
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None  # the network's order
+            ok, bgr = capture.read()
             if not ok:
                 break
-            put(out, rgb, stop)
+            put(out, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), stop)  # the network wants RGB
     finally:
         capture.release()
         put(out, END, stop)
 
 
 def _write_frames(
-    batches: queue.Queue,
-    stop: threading.Event,
-    writer: Any,
-    temporal: TemporalFilter,
-    bar: tqdm,
-    turn: Turn,
+    batches: queue.Queue, stop: threading.Event, writer: Any, temporal: TemporalFilter, bar: tqdm
 ) -> None:
     index = 0
     while (batch := get(batches, stop)) is not END:
         for frame_in, frame_out in batch:
-            with turn:
-                writer.write(temporal(frame_in, frame_out), index)
+            writer.write(temporal(frame_in, frame_out), index)
             index += 1
             bar.update(1)
     if not stop.is_set():
@@ -247,7 +236,7 @@ def transform_video(
         temporal = TemporalFilter(stabilize, 1 if stabilize else FLICKER_EVERY)
         frames, network_seconds = _run_pipeline(
             model, (src, decode), info, writer, batch_size, temporal, progress,
-            takes_turns(budget, weight.device.type),
+            network_workers(budget, weight.device.type),
         )  # fmt: skip
         notes += frame_count_notes(src, info, frames, allow_partial)
         # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
@@ -314,27 +303,23 @@ def _run_pipeline(
     batch_size: int,
     temporal: TemporalFilter,
     progress: bool,
-    turns: bool,
+    workers: int,
 ) -> tuple[int, float]:
-    """Frames written, and seconds the calling thread spent in the network. ``source``: the
-    video and its decoder's thread count; ``turns``: whether the stages take turns
-    (:func:`~style_transfer.video.codec.takes_turns`), each holding one lock while it computes."""
+    """Frames written, and the network's seconds (:class:`NetworkTimer`). ``source``: the video
+    and its decoder's thread count; ``workers``: batches computed at once
+    (:func:`~style_transfer.video.network_stage.network_workers`)."""
     stop = threading.Event()
-    turn: Turn = threading.Lock() if turns else contextlib.nullcontext()
     decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
     styled: queue.Queue = queue.Queue(maxsize=2)
     bar = tqdm(total=info.frames or None, unit="frame", desc="stylise video", disable=not progress)
-    reader = Worker(lambda: _read_frames(*source, decoded, stop, turn), "video-reader")
-    sink = Worker(lambda: _write_frames(styled, stop, writer, temporal, bar, turn), "video-writer")
+    reader = Worker(lambda: _read_frames(*source, decoded, stop), "video-reader")
+    sink = Worker(lambda: _write_frames(styled, stop, writer, temporal, bar), "video-writer")
     reader.start()
     sink.start()
-    frames, network = 0, 0.0
+    frames, timer = 0, NetworkTimer(workers)
+    batches = _batches(decoded, stop, reader, batch_size)
     try:
-        for batch in _batches(decoded, stop, reader, batch_size):
-            with turn:
-                start = time.perf_counter()
-                outputs = transform_images(model, batch, batch_size=len(batch))
-                network += time.perf_counter() - start
+        for batch, outputs in stylised_in_order(model, batches, workers, timer):
             put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
             frames += len(batch)
         put_checked(styled, END, sink)
@@ -351,7 +336,7 @@ def _run_pipeline(
         stop.set()
         reader.join()
         bar.close()
-    return frames, network
+    return frames, timer.seconds
 
 
 def _batches(

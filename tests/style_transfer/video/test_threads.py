@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 
 import cv2
+import numpy as np
 import pytest
+import torch
 
-from style_transfer.video import codec, stream
-from tests.style_transfer.video.clips import DropBlue, make_pan
+from style_transfer.video import codec, network_stage, stream
+from tests.style_transfer.video.clips import DropBlue, decode, make_pan
 
 
 @pytest.fixture
@@ -90,14 +92,19 @@ def test_several_encoder_threads_are_frame_threads(tmp_path):
         writer.abort()
 
 
-def test_a_cpu_team_and_the_codecs_take_turns():
-    assert codec.takes_turns(2, "cpu") and codec.takes_turns(8, "cpu")
-    assert not codec.takes_turns(1, "cpu")  # one network thread: no team to stall
-    assert not codec.takes_turns(8, "cuda") and not codec.takes_turns(8, "mps")
+def test_a_cpu_budget_becomes_single_threaded_workers():
+    assert network_stage.network_workers(1, "cpu") == 1
+    assert (
+        network_stage.network_workers(2, "cpu") == 2
+        and network_stage.network_workers(8, "cpu") == 8
+    )
+    assert network_stage.network_workers(8, "cuda") == network_stage.network_workers(8, "mps") == 1
+    with pytest.raises(ValueError):
+        network_stage.network_workers(0, "cpu")
 
 
 class SlowDropBlue(DropBlue):
-    """DropBlue that takes 30 ms a batch and records when it ran."""
+    """DropBlue that takes 30 ms a batch and records when it ran and on how many threads."""
 
     def __init__(self, spans: list) -> None:
         super().__init__()
@@ -106,38 +113,25 @@ class SlowDropBlue(DropBlue):
     def forward(self, x):
         start = time.perf_counter()
         time.sleep(0.03)
-        self.spans.append(("network", start, time.perf_counter()))
+        self.spans.append((start, time.perf_counter(), torch.get_num_threads()))
         return super().forward(x)
 
 
-@pytest.mark.parametrize(("budget", "apart"), [(2, True), (1, False)])
-def test_with_turns_no_frame_is_encoded_while_the_network_computes(
-    budget, apart, tmp_path, monkeypatch
-):
-    spans: list = []
-    open_writer = stream.open_writer
-
-    def writer(*args, **kwargs):
-        made = open_writer(*args, **kwargs)
-        write = made.write
-
-        def timed(*frame):
-            start = time.perf_counter()
-            time.sleep(0.01)  # long enough to land inside a batch when nothing keeps it out
-            write(*frame)
-            spans.append(("encode", start, time.perf_counter()))
-
-        made.write = timed
-        return made
-
-    monkeypatch.setattr(stream, "open_writer", writer)
+@pytest.mark.parametrize("budget", [1, 2])
+def test_workers_compute_batches_at_once_and_the_frames_stay_in_order(budget, tmp_path):
     source = make_pan(tmp_path / "clip.mp4", frames=12)
+    spans: list = []
     stream.transform_video(
         SlowDropBlue(spans), source, tmp_path / "o.mp4", threads=budget, batch_size=2,
         progress=False,
     )  # fmt: skip
-    network = [(a, b) for kind, a, b in spans if kind == "network"]
-    encode = [(a, b) for kind, a, b in spans if kind == "encode"]
-    overlaps = sum(a < d and c < b for a, b in network for c, d in encode)
-    assert len(encode) == 12
-    assert (overlaps == 0) == apart
+    assert len(spans) == 6
+    overlaps = sum(a < d and c < b for i, (a, b, _) in enumerate(spans) for c, d, _ in spans[:i])
+    assert (overlaps > 0) == (budget == 2)
+    assert {threads for *_, threads in spans} == {1}  # each worker a team of one
+    written, _ = decode(tmp_path / "o.mp4")
+    frames, _ = decode(source)
+    assert len(written) == 12
+    for k, got in enumerate(written):  # blue dropped; red and green closest to frame k's
+        misses = [np.abs(got[..., :2].astype(int) - f[..., :2]).mean() for f in frames]
+        assert int(np.argmin(misses)) == k and got[..., 2].mean() < 10
