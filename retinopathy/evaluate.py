@@ -228,7 +228,7 @@ def _write_report(
 ) -> None:
     history = MetricsLog(paths.metrics).rows()
     plots = report.save_plots(
-        paths.plots, data.task, results.test, history, points=results.operating_points
+        paths.plots, data.task, results.test, history, results.operating_points, kept.epoch
     )
     config = kept.config
     extra = [f"Validation: {report.headline(results.val)}.\n"]

@@ -23,17 +23,22 @@ from shared import plotting
 POINT_MARKERS = {"high_specificity": "o", "high_sensitivity": "s"}
 
 
+CURVE_YLABELS = {"loss": "loss", "acc": "accuracy", "qwk": "quadratic weighted kappa"}
+
+
 def save_plots(
     plots_dir: Path,
     task: Task,
     test: Mapping[str, Any],
     history: Sequence[Mapping[str, float]],
     points: Mapping[str, Mapping[str, Any]] | None = None,
+    kept_epoch: int | None = None,
 ) -> dict[str, Path]:
     """Curves per epoch, both confusion matrices, ROC curves and per-class bars.
 
     ``points``: the screening operating points on test, marked on the ROC plot beside the
-    referable score's curve.
+    referable score's curve; ``kept_epoch``: the epoch of the model evaluated, marked on the
+    curves.
     """
     out: dict[str, Path] = {}
     if history:
@@ -46,7 +51,9 @@ def save_plots(
             }
             if series:
                 panels[metric] = series
-        out["curves"] = plotting.plot_metric_panels(panels, plots_dir / "curves.png")
+        out["curves"] = plotting.plot_metric_panels(
+            panels, plots_dir / "curves.png", ylabels=CURVE_YLABELS, kept=kept_epoch
+        )
     names = list(task.class_names)
     out["confusion"] = plotting.plot_confusion_matrix(
         test["confusion"], names, plots_dir / "confusion.png", title="test confusion (counts)"
@@ -63,29 +70,49 @@ def save_plots(
         names,
         plots_dir / "per_class.png",
         title="test per-class metrics",
+        notes=absent_notes(test["confusion"]),
     )
     if "roc_curves" in test:
         referable = test.get("roc_referable")
         if referable is None and "roc_fpr" in test:
             referable = (test["roc_fpr"], test["roc_tpr"])
-        out["roc"] = _plot_roc(plots_dir / "roc.png", test["roc_curves"], names, referable, points)
+        out["roc"] = _plot_roc(plots_dir / "roc.png", test, names, referable, points)
     return out
+
+
+def absent_notes(confusion: Sequence[Sequence[int]]) -> dict[int, str]:
+    """What the per-class chart writes for a class whose bars are missing: no test photo of it,
+    or never predicted (its precision is undefined, and recall and F1 are 0)."""
+    cm = np.asarray(confusion)
+    notes = {}
+    for k in range(len(cm)):
+        if cm[k].sum() == 0:
+            notes[k] = "no test photos"
+        elif cm[:, k].sum() == 0:
+            notes[k] = "never predicted"
+    return notes
 
 
 def _plot_roc(
     path: Path,
-    curves: Mapping[int, tuple[list[float], list[float]]],
+    test: Mapping[str, Any],
     names,
     referable: tuple[list[float], list[float]] | None = None,
     points: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
+    """Every curve with its AUC in the legend; a two-class task draws one curve (the second
+    class's score; the first's is its mirror image) with the operating points."""
     import matplotlib.pyplot as plt
+    from sklearn.metrics import auc
 
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    for k, (fpr, tpr) in curves.items():
-        ax.plot(fpr, tpr, label=names[int(k)])
+    binary = len(names) == 2
+    for k, (fpr, tpr) in test["roc_curves"].items():
+        if not binary:
+            ax.plot(fpr, tpr, label=f"{names[int(k)]} (AUC {test['per_class_auc'][int(k)]:.3f})")
     if referable is not None:
-        ax.plot(*referable, "k-", lw=1.6, label="referable score")
+        label = f"{names[1]} score" if binary else "referable score"
+        ax.plot(*referable, "k-", lw=1.6, label=f"{label} (AUC {auc(*referable):.3f})")
     for name, point in (points or {}).items():
         ax.plot(
             1 - point["specificity"], point["sensitivity"], POINT_MARKERS.get(name, "^"),
@@ -95,7 +122,7 @@ def _plot_roc(
     ax.set(
         xlabel="false positive rate (1 - specificity)",
         ylabel="true positive rate (sensitivity)",
-        title="test ROC, one vs rest",
+        title="test ROC" if binary else "test ROC, one vs rest",
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

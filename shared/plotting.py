@@ -72,15 +72,25 @@ def plot_curves(
 
 
 def plot_metric_panels(
-    panels: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, *, xlabel: str = "epoch"
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | Path,
+    *,
+    xlabel: str = "epoch",
+    ylabels: Mapping[str, str] | None = None,
+    kept: int | None = None,
 ) -> Path:
-    """Several curve panels side by side, e.g. ``{"loss": {...}, "accuracy": {...}}``."""
+    """Several curve panels side by side, e.g. ``{"loss": {...}, "accuracy": {...}}``.
+
+    ``ylabels``: each panel's y label by panel name (default: the name); ``kept``: the epoch
+    (1 = the first) whose model the run kept, marked on every panel."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
         for name, values in series.items():
             xs = np.arange(1, len(values) + 1)
             ax.plot(xs, values, marker="o" if len(values) <= 30 else None, ms=3, label=name)
-        ax.set(title=title, xlabel=xlabel)
+        if kept is not None:
+            ax.axvline(kept, color="0.35", ls=":", lw=1.2, label=f"kept model (epoch {kept})")
+        ax.set(title=title, xlabel=xlabel, ylabel=(ylabels or {}).get(title, title))
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
@@ -145,13 +155,20 @@ def plot_bars(
     ylabel: str = "",
     title: str = "",
     ylim: tuple[float, float] | None = (0, 1),
+    notes: Mapping[int, str] | None = None,
 ) -> Path:
-    """Grouped bars: one group per category, one bar per series (e.g. precision/recall/F1)."""
+    """Grouped bars: one group per category, one bar per series (e.g. precision/recall/F1).
+
+    ``notes``: a short text per category written where its bars would be when it has none to
+    show (a value that is NaN: a class never predicted has no precision), so no group is an
+    unexplained gap."""
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(categories) + 2), 3.8))
     width = 0.8 / max(len(groups), 1)
     xs = np.arange(len(categories))
     for k, (name, values) in enumerate(groups.items()):
         ax.bar(xs + (k - (len(groups) - 1) / 2) * width, values, width, label=name)
+    for x, note in (notes or {}).items():
+        ax.text(x, 0.02, note, ha="center", va="bottom", rotation=90, fontsize=8, color="0.3")
     ax.set(xticks=xs, xticklabels=categories, ylabel=ylabel, title=title)
     if ylim is not None:
         ax.set_ylim(*ylim)

@@ -71,3 +71,42 @@ def test_counts_are_coloured_by_their_share_of_the_row():
     colours = fig.axes[0].images[0].get_array()
     np.testing.assert_allclose(colours, [[0.99, 0.01], [0.25, 0.75]])
     plt.close(fig)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plotting functions save, kept open for the test to read."""
+    kept = []
+    save = plotting._save
+
+    def keep(fig, path):
+        kept.append(fig)
+        fig.savefig(path)
+        return path
+
+    monkeypatch.setattr(plotting, "_save", keep)
+    yield kept
+    plt.close("all")
+    monkeypatch.setattr(plotting, "_save", save)
+
+
+def test_panels_have_y_labels_and_mark_the_kept_epoch(tmp_path, figures):
+    panels = {"loss": {"train": [1.0, 0.6, 0.5]}, "qwk": {"val": [0.2, 0.5, 0.4]}}
+    plotting.plot_metric_panels(
+        panels, tmp_path / "p.png", ylabels={"qwk": "quadratic weighted kappa"}, kept=2
+    )
+    axes = figures[0].axes
+    assert [ax.get_ylabel() for ax in axes] == ["loss", "quadratic weighted kappa"]
+    for ax in axes:
+        (marker,) = [line for line in ax.lines if line.get_label().startswith("kept model")]
+        assert list(marker.get_xdata()) == [2, 2]
+        assert "kept model (epoch 2)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_bars_say_why_a_group_is_empty(tmp_path, figures):
+    plotting.plot_bars(
+        {"precision": [0.9, float("nan")], "recall": [1.0, 0.0]}, ["0", "1"], tmp_path / "b.png",
+        notes={1: "never predicted"},
+    )  # fmt: skip
+    (text,) = figures[0].axes[0].texts
+    assert text.get_text() == "never predicted" and text.get_position()[0] == 1
