@@ -49,7 +49,8 @@ SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
-RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
+RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from",
+            "config_file", "overrides")  # fmt: skip
 
 
 @dataclass
@@ -129,6 +130,8 @@ class RunConfig:
     init_weights: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
+    config_file: str | None = None  # the run was made with --config from this file
+    overrides: dict[str, Any] = field(default_factory=dict)  # flags given beside it that differ
 
     def __post_init__(self) -> None:
         self._check_model()

@@ -7,6 +7,7 @@
     python -m retinopathy train --arch timm:efficientnet_b0 --pretrained ~/weights/mine.pth
     python -m retinopathy train --list-archs                    # the backbones, and timm's names
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
+    python -m retinopathy train --config runs/retinopathy/20250101-120000-resnet50-grade5 --lr 3e-4
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
 plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does:
@@ -35,6 +36,7 @@ from retinopathy.config import (
     SGD_WEIGHT_DECAY,
     RunConfig,
 )
+from retinopathy.config_file import rerun_options
 from retinopathy.heads import HEAD_CHOICES, HEAD_LOSSES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
@@ -48,6 +50,7 @@ from shared.cli import (
     given,
 )
 from shared.engine import OPTIMIZERS, SCHEDULERS, TrainConfig
+from shared.errors import UserError
 
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
@@ -227,6 +230,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "'visionlab[tensorboard]'; default: off, metrics.csv always)",
     )
     out.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the settings of a run (its folder or config.json) or of a TOML file of the same "
+        "keys ([train] for the engine's); flags given beside it override them, and config.json "
+        "records both (default: none)",
+    )
+    out.add_argument(
         "--resume",
         type=Path,
         metavar="RUN",
@@ -242,8 +253,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
     if args.resume:
+        if args.config:
+            raise UserError("--resume continues a run with its own settings: drop --config")
         epochs = options.pop("epochs", None)
         resume(args.resume, threads=options.pop("threads", None), epochs=epochs, options=options)
+        return 0
+    if args.config:
+        path, options, overrides = rerun_options(args.config, options)
+        config = RunConfig.from_options(**options)
+        config.config_file, config.overrides = str(path), overrides
     else:
-        train(RunConfig.from_options(**options), args.run)
+        config = RunConfig.from_options(**options)
+    train(config, args.run)
     return 0
