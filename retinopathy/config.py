@@ -46,6 +46,7 @@ REAL_DATA = {"image_size": 512, "epochs": 30}
 SCHEDULER = "plateau"  # ReduceLROnPlateau on the kept-model metric, as the DR reports did
 SGD_WEIGHT_DECAY = 5e-4  # with SGD; the other optimisers keep the engine's default
 SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
+FAST_DEV_RESAMPLES = 20  # a fast dev run's intervals: the code path, not a meaningful interval
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
@@ -119,6 +120,8 @@ class RunConfig:
     tta: bool = False  # evaluate over flipped views too
     tensorboard: bool = False  # event files in the run folder too (shared.engine.tensorboard)
     device: str = DEFAULT_DEVICE
+    # one batch of each split, one epoch: the whole pipeline checked in seconds (fast_dev_run.py)
+    fast_dev_run: bool = False
     # The engine's settings; a mapping holds only the ones chosen by hand, and becomes a
     # TrainConfig with the DR recipe for the rest.
     train: TrainConfig | Mapping[str, Any] = field(default_factory=dict)
@@ -153,6 +156,9 @@ class RunConfig:
         self.class_weights = _class_weights(self.class_weights, self.num_classes)
         if not isinstance(self.train, TrainConfig):
             self.train = self._engine(self.train)
+        if self.fast_dev_run:
+            self.train.epochs = 1
+            self.bootstrap = min(self.bootstrap, FAST_DEV_RESAMPLES)
 
     def _check_model(self) -> None:
         try:

@@ -52,6 +52,8 @@ class RunData:
     def split_anew(cls, prepared: PreparedSet, config: RunConfig) -> RunData:
         """A new run's data: a new split, normalised by its training photos' statistics."""
         split = _make_split(prepared, config)
+        if config.fast_dev_run:  # one batch of each split
+            split = split.groupby("split", sort=False).head(config.train.batch_size)
         mean, std = prepared.channel_stats(split_ids(split, "train"))
         return cls._assemble(prepared, split, config, mean, std)
 
