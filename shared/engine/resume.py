@@ -8,24 +8,23 @@ it). The run's settings are not in it: they live once, in ``config.json``, and a
 settings that differ from them, and warns when the library versions recorded there are not the
 ones running now (the bit-identity needs the same versions).
 
-``best.pt`` is written before ``last.pt``: killed in between, the run resumes from the previous
-``last.pt``, trains that epoch again and rewrites both, so a best model is never missing. A run
-whose ``best.pt`` is gone anyway (deleted, or lost by an older version) gets it back on resume
-when ``last.pt`` is the best epoch's state, and a warning when it is not. A resume first deletes
-the temporary files killed writes left anywhere in the run folder.
+``best.pt`` holds only what inference reads (:data:`INFERENCE_STATE`: the kept weights, the
+architecture, the counters), and is written before ``last.pt``: killed in between, the run
+resumes from the previous ``last.pt``, trains that epoch again and rewrites both, so a best model
+is never missing. A run whose ``best.pt`` is gone anyway (deleted, or lost by an older version)
+gets it back on resume when ``last.pt`` is the best epoch's state, and a warning when it is not.
+A resume first deletes the temporary files killed writes left anywhere in the run folder.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shared.atomic import atomic_path
 from shared.checkpoint import CheckpointError, load_checkpoint, load_model_weights, save_checkpoint
 from shared.distributed import all_gather_object
 from shared.engine.ema import ema_state, load_ema, trained_weights
@@ -83,6 +82,17 @@ def load_trainer_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
     restore_rng_state(rng[trainer.rank % len(rng)])
 
 
+# What best.pt keeps of a training state: what inference and the run's bookkeeping read (the
+# kept weights, the architecture, the counters, the thread count). The optimiser's moments alone
+# are twice the weights under Adam; resuming needs them, and resuming reads last.pt.
+INFERENCE_STATE = ("arch", "model", *COUNTERS, "threads")
+
+
+def inference_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a training state best.pt holds (:data:`INFERENCE_STATE`)."""
+    return {key: state[key] for key in INFERENCE_STATE if key in state}
+
+
 def save(trainer: Trainer, best: bool = False) -> None:
     """last.pt, and best.pt first when this state is the best; every rank calls, rank 0 writes."""
     state = trainer_state(trainer)
@@ -90,11 +100,8 @@ def save(trainer: Trainer, best: bool = False) -> None:
         return
     run = trainer.run
     if best:
-        save_checkpoint(run.best, state)
-        with atomic_path(run.last, durable=True) as tmp:
-            shutil.copyfile(run.best, tmp)  # cheaper than serialising the state twice
-    else:
-        save_checkpoint(run.last, state)
+        save_checkpoint(run.best, inference_state(state))
+    save_checkpoint(run.last, state)
 
 
 def resume(trainer: Trainer) -> bool:
@@ -155,8 +162,7 @@ def restore_best(trainer: Trainer) -> None:
     if best is None or run.best.is_file():
         return
     if trainer.epoch == best and trainer.batch == 0:
-        with atomic_path(run.best, durable=True) as tmp:
-            shutil.copyfile(run.last, tmp)
+        save_checkpoint(run.best, inference_state(load_checkpoint(run.last)))
         trainer.say(f"{run.best} was missing: rebuilt from last.pt, the best epoch's ({best})")
         return
     warnings.warn(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -476,16 +475,16 @@ def test_killed_between_best_and_last_keeps_a_best_model_and_resumes_exactly(tmp
 
     reference = trainer(tmp_path / "ref", config=config(epochs=3))
     ref_rows = reference.fit()
-    copies, copy = [], shutil.copyfile
+    saved, save = [], resume.save_checkpoint
 
-    def copy_then_die(src, dst):
-        copies.append(dst)
-        if len(copies) == 2:  # the second epoch that improves
-            raise KilledWritingLast
-        return copy(src, dst)
+    def save_then_die(path, state):
+        saved.append(path.name)
+        if saved[-2:] == ["best.pt", "last.pt"] and saved.count("best.pt") == 2:
+            raise KilledWritingLast  # the second epoch that improves, between its two writes
+        return save(path, state)
 
     run = tmp_path / "cut"
-    monkeypatch.setattr(resume.shutil, "copyfile", copy_then_die)
+    monkeypatch.setattr(resume, "save_checkpoint", save_then_die)
     with pytest.raises(KilledWritingLast):
         trainer(run, config=config(epochs=3)).fit()
     monkeypatch.undo()
@@ -498,6 +497,15 @@ def test_killed_between_best_and_last_keeps_a_best_model_and_resumes_exactly(tmp
     assert equal_state(resumed.model.state_dict(), reference.model.state_dict())
     ref_best = load_checkpoint(RunPaths(tmp_path / "ref").best)
     assert equal_state(load_checkpoint(RunPaths(run).best)["model"], ref_best["model"])
+
+
+def test_best_holds_what_inference_reads_and_last_what_a_resume_needs(tmp_path):
+    trainer(tmp_path, config=config(epochs=2)).fit()
+    best, last = load_checkpoint(RunPaths(tmp_path).best), load_checkpoint(RunPaths(tmp_path).last)
+    assert "optimizer" not in best and "rng" not in best and "meters" not in best
+    assert {"model", "arch", "epoch", "best_epoch", "threads"} <= set(best)
+    assert {"optimizer", "scheduler", "rng", "meters", "history"} <= set(last)
+    assert RunPaths(tmp_path).best.stat().st_size < 0.7 * RunPaths(tmp_path).last.stat().st_size
 
 
 def test_resume_computes_with_the_runs_own_thread_count(tmp_path, capsys):
