@@ -49,7 +49,8 @@ SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
-RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
+RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "trained_on", "prepared",
+            "extended_from")  # fmt: skip
 
 
 @dataclass
@@ -127,6 +128,8 @@ class RunConfig:
     pretrained_loaded: bool | None = None
     # what the weights were: backbones.weights_record's (None: a run recorded before it was)
     init_weights: dict[str, Any] | None = None
+    # the data read: {"format", "photos"} (retinopathy.provenance; None: recorded before it was)
+    trained_on: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
 
