@@ -82,7 +82,8 @@ def grade(
     index), ``class`` (its name), ``score`` (regress and ordinal heads), ``p_0`` ... ``p_<k>``
     and ``path``. ``options``: the fields of :class:`~retinopathy.config.PredictConfig`
     (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``threads``, ``precision``,
-    ``thresholds``). Unreadable photos in a folder or list are skipped with a warning.
+    ``thresholds``). Unreadable photos in a folder or list are skipped with a warning; a model of
+    drawn eyes or random weights warns that its grades of real photos mean nothing clinically.
     """
     graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
     _warn_of(run_provenance(run_dir))
