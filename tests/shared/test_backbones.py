@@ -6,6 +6,8 @@ import dataclasses
 import hashlib
 import os
 import pickle
+import subprocess
+import sys
 import urllib.error
 import warnings
 from pathlib import Path
@@ -21,6 +23,7 @@ from shared.backbones.weights import WeightsCorrupt, WeightsUnavailable, read_st
 from tests.helpers import photo
 
 EXPECT = Path(__file__).parents[1] / "expect"
+ROOT = Path(__file__).parents[2]
 HAND_RESNETS = ("resnet18", "resnet34", "resnet50")
 
 
@@ -153,6 +156,21 @@ def test_a_failed_download_is_one_notice_per_process_and_no_torch_chatter(
     assert len(unreachable) == 1  # the second model waits for no second timeout
     printed = capfd.readouterr()
     assert "Downloading" not in printed.out + printed.err
+
+
+def test_a_process_building_two_models_offline_prints_one_line() -> None:
+    code = (
+        "from shared import backbones\n"
+        "for name in ('squeezenet1_1', 'resnet18'):\n"
+        "    assert not backbones.create(name, num_classes=3, pretrained='auto').pretrained\n"
+    )
+    env = {**os.environ, "VISIONLAB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len([line for line in lines if "VISIONLAB_OFFLINE=1" in line]) == 1, lines
+    assert "Downloading" not in done.stdout + done.stderr
 
 
 def test_visionlab_offline_skips_the_download_and_says_so_once(unreachable, monkeypatch, capfd):
