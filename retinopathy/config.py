@@ -50,8 +50,8 @@ FAST_DEV_RESAMPLES = 20  # a fast dev run's intervals: the code path, not a mean
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
-RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from",
-            "config_file", "overrides")  # fmt: skip
+RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "trained_on", "prepared",
+            "extended_from", "config_file", "overrides")  # fmt: skip
 
 
 @dataclass
@@ -131,6 +131,8 @@ class RunConfig:
     pretrained_loaded: bool | None = None
     # what the weights were: backbones.weights_record's (None: a run recorded before it was)
     init_weights: dict[str, Any] | None = None
+    # the data read: {"format", "photos"} (retinopathy.provenance; None: recorded before it was)
+    trained_on: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
     config_file: str | None = None  # the run was made with --config from this file

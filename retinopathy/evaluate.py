@@ -43,6 +43,7 @@ from retinopathy.metrics import majority_baseline, scalar_metrics
 from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import reopen
+from retinopathy.provenance import run_provenance
 from retinopathy.results import Results, evaluation_results, fused_results
 from shared.atomic import atomic_write_text
 from shared.device import describe, pick_device
@@ -238,6 +239,7 @@ def _write_report(
     text = report.render(
         title=f"{config.arch} on {config.task}, {grading.head} head",
         task=data.task,
+        provenance=run_provenance(paths.root, config),
         test=results.test,
         counts=data.counts(),
         config=config.to_json(),

@@ -41,7 +41,8 @@ from retinopathy.evaluate import fusion_alpha
 from retinopathy.explain import explain_predictions
 from retinopathy.grading import scored, stored_grading, with_cut_points
 from retinopathy.models import KeptModel, load_run_model, predict_outputs
-from retinopathy.predictions import prediction_frame, write_predictions
+from retinopathy.predictions import PROVENANCE_COLUMN, prediction_frame, write_predictions
+from retinopathy.provenance import Provenance, run_provenance
 from shared.device import pick_device
 from shared.distributed import (
     all_gather_object,
@@ -81,9 +82,11 @@ def grade(
     index), ``class`` (its name), ``score`` (regress and ordinal heads), ``p_0`` ... ``p_<k>``
     and ``path``. ``options``: the fields of :class:`~retinopathy.config.PredictConfig`
     (``tta``, ``fuse_eyes``, ``batch_size``, ``device``, ``threads``, ``precision``,
-    ``thresholds``). Unreadable photos in a folder or list are skipped with a warning.
+    ``thresholds``). Unreadable photos in a folder or list are skipped with a warning; a model of
+    drawn eyes or random weights warns that its grades of real photos mean nothing clinically.
     """
     graded = grade_photos(PredictConfig(Path(run_dir), _as_paths(images), **options))
+    _warn_of(run_provenance(run_dir))
     if graded.unreadable:
         warnings.warn(
             f"{len(graded.unreadable)} unreadable photo(s) skipped: {graded.unreadable[0]}",
@@ -93,18 +96,32 @@ def grade(
 
 
 def predict(config: PredictConfig) -> Path:
-    """Grade ``config.images`` into a CSV and print a summary; returns the CSV's path."""
+    """Grade ``config.images`` into a CSV and print a summary; returns the CSV's path.
+
+    The CSV's last column, ``model``, says on every row what the model was trained on and from
+    which weights (:mod:`retinopathy.provenance`), so the grades never travel without it; a model
+    of drawn eyes or random weights also gets a warning (the command's ``warning:`` line on
+    stderr), after the summary.
+    """
     graded = grade_photos(config)
     out = config.out or on_main(_default_out, config)  # one clock names the file
     if is_main_process():
+        origin = run_provenance(config.run)
         if config.explain:  # a heat map per photo beside the CSV, and a column naming it
             graded.frame = explain_predictions(
                 config.run, graded.frame, out, config.explain, config.device
             )
-        write_predictions(out, graded.frame)
+        write_predictions(out, graded.frame.assign(**{PROVENANCE_COLUMN: origin.sentence}))
         _print_summary(graded, out)
+        _warn_of(origin)
     barrier()  # on every rank, predict returns once the CSV is there
     return out
+
+
+def _warn_of(origin: Provenance) -> None:
+    """The grades' one caveat, after them: a model of drawn eyes or random weights."""
+    if origin.caveat:
+        warnings.warn(origin.caveat, stacklevel=3)
 
 
 def _print_summary(graded: Graded, out: Path) -> None:

@@ -3,7 +3,8 @@
 Columns: ``id``; ``true`` (the class index, where the photo's label is known); ``grade`` (the
 predicted class index) and ``class`` (its name); ``score`` (a ``regress`` or ``ordinal``
 head's score, the number its cut points cut); ``p_0`` ... ``p_<k>`` (the class
-probabilities); ``path`` (where the photo's file is known).
+probabilities); ``path`` (where the photo's file is known). ``predict``'s CSV ends with
+``model``: what the model was trained on, from which weights (:mod:`retinopathy.provenance`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pandas as pd
 
 from retinopathy.tasks import Task
 from shared.atomic import atomic_path
+
+PROVENANCE_COLUMN = "model"
 
 
 def prediction_frame(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from retinopathy.metrics import format_rate
 from retinopathy.tasks import Task
 from retinopathy.uncertainty import format_with_interval
 from shared import plotting
+
+if TYPE_CHECKING:
+    from retinopathy.provenance import Provenance
 
 POINT_MARKERS = {"high_specificity": "o", "high_sensitivity": "s"}
 
@@ -195,6 +198,7 @@ def render(
     *,
     title: str,
     task: Task,
+    provenance: Provenance | None = None,
     test: Mapping[str, Any],
     counts: Mapping[str, Sequence[int]],
     config: Mapping[str, Any],
@@ -209,11 +213,18 @@ def render(
 ) -> str:
     """``photos``: the data section's line on the prepared photos (usable, rejected, converted).
 
+    ``provenance``: what the model was trained on, from which weights: the report's first line
+    under the title, with its warning where the grades of real photos mean nothing.
     ``ci``: the test metrics' 95% intervals; ``beside_headline``: text right under the test
     headline (the baseline row); ``test_sections``: sections after the test set's plots.
     """
     rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
-    lines = [f"# {title}", "", f"Task: **{task.name}** ({task.description}).", ""]
+    lines = [f"# {title}", ""]
+    if provenance is not None:
+        lines += [f"This model was {provenance.sentence}.", ""]
+        if provenance.caveat:
+            lines += [f"**Warning: {provenance.caveat}.**", ""]
+    lines += [f"Task: **{task.name}** ({task.description}).", ""]
     if kept_model is not None:  # the checkpoint and epoch the numbers below are from
         lines += [f"Kept model: {kept_model}.", ""]
     warning = collapse_warning(task, test)

@@ -30,6 +30,7 @@ from retinopathy.config import APP, RunConfig, read_run_config
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.samplers import class_weights, sample_weights
+from retinopathy.data.sources import detect_format
 from retinopathy.epoch_figures import ValidationCapture, epoch_figures
 from retinopathy.evaluate import evaluate_run
 from retinopathy.heads import Head, head_eval, head_step
@@ -37,6 +38,7 @@ from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_run_model, run_head
 from retinopathy.prepare import prepare, reopen
+from retinopathy.provenance import run_provenance, trained_on_record
 from retinopathy.resume_options import changed_options, flag_of
 from retinopathy.tasks import Task
 from shared.backbones import weights_line, weights_record
@@ -80,6 +82,8 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     model, _ = build_run_model(config, config.pretrained)
     config.pretrained_loaded = bool(getattr(model, "pretrained", False))
     config.init_weights = weights_record(config.arch, config.pretrained, config.pretrained_loaded)
+    config.trained_on = trained_on_record(len(data.train) + len(data.val) + len(data.test),
+                                          _data_format(config))  # fmt: skip
     run_dir = new_run_dir(APP, f"{config.arch}-{config.task}", run=run)
     if is_main_process():
         data.save_split(run_dir)
@@ -87,6 +91,13 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
     barrier()  # every rank's Trainer reads the config rank 0 wrote
     _fit(run_dir, config, data, model, device, resume=False)
     return run_dir
+
+
+def _data_format(config: RunConfig) -> str | None:
+    """The format the photos were read in: the one given, else detected; None: the sample set."""
+    if config.data.on_sample_set:
+        return None
+    return config.data.format or detect_format(config.data.data)
 
 
 def resume(
@@ -202,6 +213,7 @@ def _fit(
     ranks = f" x {world_size()} ranks" if is_distributed() else ""
     if is_main_process():
         print(f"data: {problems_line(data.prepared)}", flush=True)
+        print(f"model: {run_provenance(run_dir, config).sentence}", flush=True)
         print(
             f"{config.arch} ({init}), {shown}, {config.data.image_size} px, on "
             f"{describe(device)}{ranks}; train/val/test {len(data.train)}/{len(data.val)}/"

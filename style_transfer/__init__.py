@@ -35,8 +35,8 @@ def stylize(
     PIL image is returned), or an HxWx3 uint8 RGB array (an array is returned).
     ``style``: a bundled style (``starry``, ``wave``, ``mosaic``), one trained with ``make
     train-style``, names joined by commas to blend (Gatys), or any name with ``style_image=``.
-    ``method``: ``auto`` (Johnson when the style has a trained model, else Gatys), ``gatys`` or
-    ``johnson``.
+    ``method``: ``auto`` (Johnson when the style has a trained model and no Gatys option is set
+    away from its default, else Gatys), ``gatys`` or ``johnson``.
 
     Options: ``style_image`` (a path, or a list of paths to blend; always used, so it means
     Gatys: a trained model keeps its own image); for either method ``size`` (the longer side

@@ -7,7 +7,9 @@
 ``method="auto"`` takes the style's trained feed-forward (Johnson) model when it has one (the
 user's trained styles first, then the shipped models), else optimises the image (Gatys). A style
 image given with the style (``style_images``) is always used, so it means Gatys: a trained model
-belongs to its own style image, and ``method="johnson"`` with a style image is refused.
+belongs to its own style image, and ``method="johnson"`` with a style image is refused. So does
+a Gatys-only option set away from its default (``iters=300``, ``scales``, ``optimizer``...):
+``auto`` then runs Gatys and says which option chose it; ``method="johnson"`` refuses it.
 ``options`` are the method's own settings by name: for Gatys any :class:`GatysConfig` field and
 the loss network's ``backbone``, ``pretrained`` and ``pooling``; the Johnson pass has none. An
 option the chosen method does not take is a one-line :class:`UserError`, never silently dropped.
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.device import DEFAULT_DEVICE
+from shared.distributed import is_main_process
 from shared.errors import UserError
 from shared.precision import DEFAULT_PRECISION
 from style_transfer.gatys.config import GatysConfig
@@ -32,6 +35,12 @@ METHOD_CHOICES = ("auto", "gatys", "johnson")
 BACKEND_CHOICES = ("torch", "onnxruntime")  # what runs Johnson's network
 NETWORK_OPTIONS = tuple(f.name for f in fields(LossNetworkConfig))
 GATYS_OPTIONS = (*(f.name for f in fields(GatysConfig)), *NETWORK_OPTIONS)
+# What each Gatys option is when not given (style_weights: equal weights); with auto, one set
+# to anything else asks for Gatys.
+GATYS_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in (*fields(GatysConfig), *fields(LossNetworkConfig))
+}
+GATYS_DEFAULTS["style_weights"] = None
 
 
 @dataclass
@@ -87,7 +96,11 @@ def choose_method(method: str, styles: list[Style]) -> str:
 
 
 def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
-    """The method that will run and the styles it blends; refuses options it does not take."""
+    """The method that will run and the styles it blends; refuses options it does not take.
+
+    With ``auto``, a Gatys option set away from its default asks for Gatys: Gatys runs, though
+    the style has a trained model, and one line says which option chose it.
+    """
     unknown = sorted(set(request.options) - set(GATYS_OPTIONS))
     if unknown:
         raise UserError(
@@ -96,17 +109,54 @@ def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
         )
     styles = pick_styles(request.style, request.style_images)
     method = choose_method(request.method, styles)
-    gatys_only = [*request.options, *(["style_weights"] if request.style_weights else [])]
-    if method == "johnson" and gatys_only:
-        one = len(gatys_only) == 1
-        what = f"{', '.join(gatys_only)} {'is an option' if one else 'are options'}"
-        why = "" if request.method == "johnson" else f" ({styles[0].name!r} has a trained model)"
+    given = gatys_options_given(request)
+    if method == "johnson" and request.method == "auto":
+        chosen = [name for name in given if not _is_default(name, given[name])]
+        if chosen:
+            method = "gatys"
+            if is_main_process():
+                print(f"{_flags(chosen)} given: Gatys (the style's Johnson model ignores "
+                      f"{'it' if len(chosen) == 1 else 'them'})", flush=True)  # fmt: skip
+    if method == "johnson" and given:
+        one = len(given) == 1
+        what = f"{_flags(given)} {'is an option' if one else 'are options'}"
+        it = "it" if one else "them"
+        why = "" if request.method == "johnson" else (
+            f" ({styles[0].name!r} has a trained model, and {'that is' if one else 'those are'} "
+            "the gatys default)"
+        )  # fmt: skip
         raise UserError(
             f"{what} of the gatys method, but the johnson method runs{why}: "
-            f"choose method gatys to use {'it' if one else 'them'}"
+            f"drop {it}, or choose method gatys to use {it}"
         )
     check_backend(request, method)
     return method, styles
+
+
+def gatys_options_given(request: StylizeRequest) -> dict[str, Any]:
+    """The Gatys-only options of ``request``, by name, with their values."""
+    given = dict(request.options)
+    if request.style_weights:
+        given["style_weights"] = request.style_weights
+    return given
+
+
+def _is_default(name: str, value: Any) -> bool:
+    """Whether a Gatys option's value is the one the method takes when it is not given."""
+    return _plain(value) == _plain(GATYS_DEFAULTS.get(name))
+
+
+def _plain(value: Any) -> Any:
+    """Sequences as tuples, so ``[512]`` from the command line equals the default ``(512,)``."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _flags(names: Sequence[str]) -> str:
+    """``iters`` -> ``--iters``: the stylize command's flags (``normalize`` is --layer-norm)."""
+    return ", ".join("--layer-norm" if n == "normalize" else f"--{n.replace('_', '-')}"
+                     for n in names)  # fmt: skip
 
 
 def check_backend(request: StylizeRequest, method: str) -> None:

@@ -23,6 +23,17 @@ def _deterministic():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_notices():
+    """Each test sees the once-per-process notices (random weights, a failed download) as a new
+    command would: none given yet, the network not yet found missing."""
+    from shared.backbones.weights import forget_notices
+
+    forget_notices()
+    yield
+    forget_notices()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No test reads or writes the user's weights cache or the project's own cache (prepared

@@ -9,6 +9,8 @@ Photos are preprocessed exactly as the run's training photos were (crop or Graha
 same normalisation). A folder's unreadable files are skipped and listed; a single unreadable
 file is an error. ``--fuse-eyes`` blends the two eyes of EyePACS-style pairs
 (``<patient>_left`` / ``<patient>_right``) with the weight chosen on the run's validation split.
+The CSV's last column, ``model``, says what the model was trained on and from which weights; a
+model of drawn eyes or random weights also gets a ``warning:`` line on stderr.
 """
 
 from __future__ import annotations

@@ -8,14 +8,13 @@ timm model as ``timm:<name>``.
 
 ``pretrained``: ``no`` (random init), ``yes`` (ImageNet weights or a one-line error naming the file
 expected in ``$TORCH_HOME/hub/checkpoints``, or for a timm model the Hugging Face cache), ``auto``
-(weights when they can be had, else random init with a warning), or the path of a weights file
-of the user's (:mod:`shared.backbones.weights_file`: what fits is loaded, one summary line says
-what did not).
+(weights when they can be had, else random init, said once per process), or the path of a
+weights file of the user's (:mod:`shared.backbones.weights_file`: what fits is loaded, one
+summary line says what did not).
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from shared.backbones.weights import (
     file_name,
     is_available,
     load_state_dict,
+    notice_once,
 )
 from shared.backbones.weights_file import KEY_PREFIXES, load_weights_file, sha256_prefix
 from shared.distributed import is_main_process
@@ -122,7 +122,8 @@ def _from_imagenet(spec: BackboneSpec, num_classes: int, pretrained: str) -> nn.
     except WeightsUnavailable as exc:
         if pretrained == "yes":
             raise
-        warnings.warn(f"{spec.name}: {exc}; starting from random weights", stacklevel=3)
+        # one notice per process: a lab building eight models offline says it once
+        notice_once("random-init", f"{spec.name}: {exc}; starting from random weights")
         model = None
     if model is None:
         model = spec.build(num_classes)

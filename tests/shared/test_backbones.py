@@ -6,6 +6,10 @@ import dataclasses
 import hashlib
 import os
 import pickle
+import subprocess
+import sys
+import urllib.error
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from shared.backbones.weights import WeightsCorrupt, WeightsUnavailable, read_st
 from tests.helpers import photo
 
 EXPECT = Path(__file__).parents[1] / "expect"
+ROOT = Path(__file__).parents[2]
 HAND_RESNETS = ("resnet18", "resnet34", "resnet50")
 
 
@@ -115,6 +120,66 @@ def test_pretrained_auto_offline_warns_and_starts_random() -> None:
         model = backbones.create("squeezenet1_1", num_classes=4, pretrained="auto")
     assert not model.pretrained
     assert model.classifier[1].out_channels == 4
+
+
+@pytest.fixture
+def unreachable(monkeypatch) -> list[str]:
+    """The network down: every download torch.hub starts raises URLError; the urls tried."""
+    tried: list[str] = []
+
+    def refuse(url, *args, **kwargs):
+        tried.append(url)
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.delenv("VISIONLAB_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    return tried
+
+
+def _two_pretrained_backbones() -> list[str]:
+    """Build two backbones whose weights are not cached; the warnings they gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in ("squeezenet1_1", "resnet18"):
+            assert not backbones.create(name, num_classes=3, pretrained="auto").pretrained
+    return [str(w.message) for w in caught]
+
+
+def test_a_failed_download_is_one_notice_per_process_and_no_torch_chatter(
+    unreachable, capfd
+) -> None:
+    notices = _two_pretrained_backbones()
+    assert len(notices) == 1, notices
+    assert notices[0].startswith("squeezenet1_1: ImageNet weights not found: expected ")
+    assert "name resolution; set VISIONLAB_OFFLINE=1 to skip trying" in notices[0]
+    assert notices[0].endswith("; starting from random weights") and "\n" not in notices[0]
+    assert len(unreachable) == 1  # the second model waits for no second timeout
+    printed = capfd.readouterr()
+    assert "Downloading" not in printed.out + printed.err
+
+
+def test_a_process_building_two_models_offline_prints_one_line() -> None:
+    code = (
+        "from shared import backbones\n"
+        "for name in ('squeezenet1_1', 'resnet18'):\n"
+        "    assert not backbones.create(name, num_classes=3, pretrained='auto').pretrained\n"
+    )
+    env = {**os.environ, "VISIONLAB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len([line for line in lines if "VISIONLAB_OFFLINE=1" in line]) == 1, lines
+    assert "Downloading" not in done.stdout + done.stderr
+
+
+def test_visionlab_offline_skips_the_download_and_says_so_once(unreachable, monkeypatch, capfd):
+    monkeypatch.setenv("VISIONLAB_OFFLINE", "1")
+    notices = _two_pretrained_backbones()
+    assert len(notices) == 1 and "VISIONLAB_OFFLINE=1 forbids downloading it" in notices[0]
+    assert unreachable == []
+    printed = capfd.readouterr()
+    assert "Downloading" not in printed.out + printed.err
 
 
 class _RunsCode:

@@ -108,8 +108,9 @@ def test_same_seed_same_result_and_the_callers_generators_untouched(cat) -> None
     ("kwargs", "message"),
     [
         ({"iterations": 5}, "unknown option(s) iterations"),
-        ({"iters": 5}, "iters is an option of the gatys method, but the johnson method runs"),
-        ({"preserve_color": True, "method": "johnson"}, "preserve_color is an option of"),
+        ({"iters": 200}, "--iters is an option of the gatys method, but the johnson method runs"),
+        ({"iters": 5, "method": "johnson"}, "--iters is an option of the gatys method"),
+        ({"preserve_color": True, "method": "johnson"}, "--preserve-color is an option of"),
         ({"method": "fast"}, "method must be one of auto, gatys, johnson"),
         ({"style": "picasso"}, "unknown style 'picasso'"),
         ({"device": "cuda"}, "no CUDA device is available"),

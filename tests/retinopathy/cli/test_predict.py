@@ -26,7 +26,9 @@ def test_predict_grades_the_real_retina_photo(trained, tmp_path: Path) -> None:
     probs = df[[f"p_{k}" for k in range(5)]].to_numpy()
     assert probs.sum() == pytest.approx(1.0, abs=1e-3)
     assert df["grade"][0] == probs.argmax()
-    assert list(df.columns) == ["id", "grade", "class", "p_0", "p_1", "p_2", "p_3", "p_4", "path"]
+    assert list(df.columns) == [
+        "id", "grade", "class", "p_0", "p_1", "p_2", "p_3", "p_4", "path", "model"
+    ]  # fmt: skip
 
 
 def test_predict_folder_skips_and_lists_unreadable_files(trained, tmp_path: Path, capsys) -> None:
@@ -97,7 +99,8 @@ def test_explain_writes_a_heat_map_of_the_photos_size_beside_the_csv(trained, tm
     argv = ["predict", "--run-dir", str(run), str(tmp_path / "retina.jpg"), "--out", str(out)]
     assert main([*argv, "--explain"]) == 0
     df = pd.read_csv(out)
-    assert list(df["explain"]) == ["explain/retina.png"] and df.columns[-1] == "explain"
+    assert list(df["explain"]) == ["explain/retina.png"]
+    assert list(df.columns[-2:]) == ["explain", "model"]
     heat = cv2.imread(str(tmp_path / "explain" / "retina.png"))
     assert heat.shape == rgb.shape  # the photo's own size, not the model's
     assert (heat != cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)).any()  # something is coloured

@@ -53,6 +53,9 @@ def timm_run(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     Hugging Face cache of its own (empty, whatever the machine's holds)."""
     from huggingface_hub import constants
 
+    from shared.backbones.weights import forget_notices
+
+    forget_notices()  # the notice of this process is the run's, whatever ran before it
     base = tmp_path_factory.mktemp("timm-run")
     run = base / "run"
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings(record=True) as caught:
@@ -126,6 +129,9 @@ def test_pretrained_file_loads_a_prefixed_checkpoint(cache: Path, tmp_path: Path
                "missing (new head): fc.weight, fc.bias")  # fmt: skip
     assert summary in out.splitlines()
     assert f"resnet18 (weights from {weights}, sha256 {sha})" in out
+    header = (f"model: trained on the built-in synthetic sample set (drawn eyes, 60 photos), from "
+              f"the weights file {weights} (--pretrained, sha256 {sha})")  # fmt: skip
+    assert header in out.splitlines()
     config = json.loads((run / "config.json").read_text())
     assert config["pretrained"] == str(weights) and config["pretrained_loaded"] is True
     assert config["init_weights"] == {"source": "file", "path": str(weights), "sha256": sha}

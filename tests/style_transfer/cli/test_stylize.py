@@ -37,6 +37,25 @@ def test_stylize_writes_image_plot_and_sheet(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_gatys_flags_choose_gatys_and_say_so(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cat.png"
+    auto = [a for a in TINY if a not in ("--method", "gatys")]  # starry has a Johnson model
+    assert run_cli("stylize", "--style", "starry", "--content", "chelsea", "--out", str(out),
+                   *auto) == 0  # fmt: skip
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "--iters, --backbone given: Gatys (the style's Johnson model ignores them)"
+    record = json.loads((tmp_path / "cat-config.json").read_text())
+    assert record["method"] == "gatys" and record["gatys"]["iters"] == 2
+
+
+def test_johnson_with_a_gatys_flag_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    argv = ["stylize", "--style", "starry", "--method", "johnson", "--scales", "64,128"]
+    assert run_cli(*argv, "--out", str(tmp_path / "x.png")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--scales is an option of the gatys method" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_default_output_is_a_new_run_folder(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     assert run_cli("stylize", *TINY) == 0
