@@ -267,7 +267,7 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 @dataclass
 class EvaluateConfig:
-    """``evaluate``: the run, and how to compute on it.
+    """``evaluate``: the run, how to compute on it, and optionally another dataset to grade.
 
     ``thresholds`` (cut points, checked against the run's task once it is read), the two
     targets and ``bootstrap``: None is the run's own (its config.json and thresholds.json).
@@ -282,8 +282,14 @@ class EvaluateConfig:
     spec_target: float | None = None
     sens_target: float | None = None
     bootstrap: int | None = None
+    # another labelled dataset graded whole, into RUN/external/<name>/ (None: the run's test split)
+    data: str | Path | None = None
+    format: str | None = None  # the other dataset's; None: detected from its label files
+    name: str | None = None  # the report folder's; None: the dataset folder's, made safe
 
     def __post_init__(self) -> None:
+        if self.data is None and (self.format is not None or self.name is not None):
+            raise UserError("--format and --name describe another dataset: give it with --data")
         for name, flag in (("spec_target", "--spec-target"), ("sens_target", "--sens-target")):
             if getattr(self, name) is not None:
                 setattr(self, name, check_target(flag, getattr(self, name)))

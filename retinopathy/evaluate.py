@@ -65,9 +65,17 @@ BATCH_SIZE = 64  # evaluation holds no gradients: twice the training batch fits
 
 
 def evaluate(config: EvaluateConfig | str | Path) -> Path:
-    """Evaluate the finished run ``config.run`` (or the run folder given); returns report.md."""
+    """Evaluate the finished run ``config.run`` (or the run folder given); returns report.md.
+
+    With ``config.data``, grades that other dataset instead (:mod:`retinopathy.external`) and
+    returns RUN/external/<name>/report.md.
+    """
     if not isinstance(config, EvaluateConfig):
         config = EvaluateConfig(Path(config))
+    if config.data is not None:  # another dataset, graded whole with the run
+        from retinopathy.external import evaluate_external  # it builds on this module
+
+        return evaluate_external(config)
     device = pick_device(config.device)
     init_distributed(device)
     paths = require_run_dir(config.run)
@@ -117,17 +125,17 @@ def evaluate_run(
     tta = kept.config.tta if tta is None else tta
     dtype = kept.compute_dtype(None, device) if dtype is None else dtype
     with autocast(device, dtype):
-        val = _outputs(kept, data.val, device, tta, "val")
-        test = _outputs(kept, data.test, device, tta, "test")
+        val = dataset_outputs(kept, data.val, device, tta, "val")
+        test = dataset_outputs(kept, data.test, device, tta, "test")
     if is_main_process():
         remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' kept
-        grading = _run_grading(paths.root, kept, val, tta, choices or Choices())
+        grading = run_grading(paths.root, kept, val, tta, choices or Choices())
         _write_results(paths, kept, data, grading, val, test, choices or Choices())
     barrier()  # on every rank, evaluation returns once the report is there
     return paths.report
 
 
-def _run_grading(
+def run_grading(
     run_dir: Path, kept: KeptModel, val: Outputs, tta: bool, choices: Choices
 ) -> Grading:
     """The run's stored grading (chosen and stored now if it has none), with ``choices``."""
@@ -189,7 +197,7 @@ def _write_results(
         print(line)
 
 
-def _outputs(kept: KeptModel, dataset, device, tta: bool, name: str) -> Outputs:
+def dataset_outputs(kept: KeptModel, dataset, device, tta: bool, name: str) -> Outputs:
     """Probabilities, scores and labels of the whole ``dataset``, in order, on every rank.
 
     Each rank grades its share of the batches one process would run (batches of consecutive
@@ -243,7 +251,7 @@ def _write_report(
         config=config.to_json(),
         plots=plots,
         run_dir=paths.root,
-        kept_model=_kept_line(kept),
+        kept_model=kept_line(kept),
         extra_sections=extra,
         photos=problems_line(data.prepared),
         ci=results.ci95,
@@ -253,7 +261,7 @@ def _write_report(
     atomic_write_text(paths.report, text)
 
 
-def _kept_line(kept: KeptModel) -> str:
+def kept_line(kept: KeptModel) -> str:
     """Which checkpoint the report's numbers are from, and its epoch, as the file itself says."""
     checkpoint = kept.checkpoint
     why = checkpoint.note or f"best `{kept.config.select}`"

@@ -43,8 +43,16 @@ def open_source(config: DataConfig, *, progress: bool = True) -> Source:
     return load_source(config.data, config.format)
 
 
-def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False) -> PreparedSet:
+def prepare(
+    config: DataConfig,
+    *,
+    progress: bool = True,
+    verbose: bool = False,
+    source: Source | None = None,
+) -> PreparedSet:
     """Read the dataset and preprocess it into the cache, reusing what is there.
+
+    ``source``: the dataset as already read (by a caller that checked it first).
 
     ``progress``: progress bars; ``verbose``: print what is done and where the cache is.
     ``config.threads`` (None: the idle cores) bounds torch's and OpenCV's threads in this
@@ -55,7 +63,7 @@ def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False)
     with cpu_threads(config.threads), opencv_threads(config.threads):
         if verbose and is_main_process():
             print(header(config), flush=True)
-        source = open_source(config, progress=progress)
+        source = source or open_source(config, progress=progress)
         prepared = prepare_records(
             source.records,
             config.image_size,

@@ -179,6 +179,7 @@ def render(
     ci: Mapping[str, Sequence[float]] | None = None,
     beside_headline: Sequence[str] = (),
     test_sections: Sequence[str] = (),
+    heading: str = "Test set",
 ) -> str:
     """``photos``: the data section's line on the prepared photos (usable, rejected, converted).
 
@@ -190,7 +191,7 @@ def render(
     if kept_model is not None:  # the checkpoint and epoch the numbers below are from
         lines += [f"Kept model: {kept_model}.", ""]
     warning = collapse_warning(task, test)
-    lines += ["## Test set", "", headline(test, ci), ""] + ([warning, ""] if warning else [])
+    lines += [f"## {heading}", "", headline(test, ci), ""] + ([warning, ""] if warning else [])
     lines += [p for text in beside_headline for p in (text, "")]
     lines += [
         class_table(task, test),

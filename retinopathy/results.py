@@ -51,6 +51,18 @@ def evaluation_results(
     n_resamples: int,
 ) -> Results:
     """Every number of the evaluation (see the module's docstring)."""
+    graded = set_results(grading, test, test_patients, n_resamples)
+    graded.val = split_metrics(grading, val)
+    graded.cut_points = cut_point_rows(grading, val, test)
+    return graded
+
+
+def set_results(
+    grading: Grading, test: Outputs, test_patients: Sequence[str | None], n_resamples: int
+) -> Results:
+    """The numbers of one graded set alone (no validation side: ``val`` empty, no cut-point
+    rows): its metrics, their intervals and both operating points on it. An external dataset
+    graded whole gets these."""
     groups = patient_groups(test_patients)
     test_metrics = split_metrics(grading, test)
     points = operating_points_on_test(grading, test, groups, n_resamples)
@@ -64,9 +76,7 @@ def evaluation_results(
     )
     if not grading.task.is_binary and DECIDING_POINT in points:
         ci.update(points[DECIDING_POINT]["ci95"])
-    return Results(
-        test_metrics, split_metrics(grading, val), ci, points, cut_point_rows(grading, val, test)
-    )
+    return Results(test_metrics, {}, ci, points, None)
 
 
 def split_metrics(grading: Grading, out: Outputs) -> dict[str, Any]:
