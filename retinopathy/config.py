@@ -17,10 +17,11 @@ read back from there by resume, evaluate and predict (:func:`read_run_config`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from retinopathy.data.pooled import SOURCE_SEPARATOR, SYNTHETIC, source_paths
 from retinopathy.data.preprocess import check_size
 from retinopathy.data.splits import check_shares
 from retinopathy.heads import DEFAULT_HEAD, make_head
@@ -36,7 +37,6 @@ from shared.runs import read_config
 
 APP = "retinopathy"
 EXPLAIN_TARGETS = ("grade", "referable")  # what predict --explain's maps are for
-SYNTHETIC = "synthetic"  # DATA naming the built-in sample set instead of a dataset
 DEFAULT_ARCH = "resnet18"
 # The validation metric that picks the kept model, and which direction is better.
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
@@ -49,7 +49,8 @@ SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
-RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from")
+RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "prepared", "extended_from",
+            "sources")  # fmt: skip
 
 
 @dataclass
@@ -70,8 +71,7 @@ class DataConfig:
     synthetic_size: int = 512  # the sample set's photo height in px
 
     def __post_init__(self) -> None:
-        if not self.on_sample_set:
-            self.data = str(Path(self.data).expanduser().resolve())
+        self.data = SOURCE_SEPARATOR.join(source_paths(str(self.data)))
         if self.cache is not None:
             self.cache = str(self.cache)
         if self.image_size is None:
@@ -85,6 +85,11 @@ class DataConfig:
     @property
     def on_sample_set(self) -> bool:
         return str(self.data) == SYNTHETIC
+
+    def each_source(self) -> list[DataConfig]:
+        """One config per dataset ``data`` names (several: comma-separated), with these settings."""
+        paths = source_paths(self.data)
+        return [self] if len(paths) == 1 else [replace(self, data=p) for p in paths]
 
     @property
     def recipe(self) -> dict[str, int]:
@@ -129,6 +134,8 @@ class RunConfig:
     init_weights: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
+    # Several datasets (DATA=a,b): each one's name, path, format, prepared folder and photo count
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._check_model()

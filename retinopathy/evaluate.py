@@ -43,7 +43,7 @@ from retinopathy.metrics import majority_baseline, scalar_metrics
 from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import reopen
-from retinopathy.results import Results, evaluation_results, fused_results
+from retinopathy.results import Results, evaluation_results, fused_results, per_source
 from shared.atomic import atomic_write_text
 from shared.device import describe, pick_device
 from shared.distributed import (
@@ -179,9 +179,12 @@ def _write_results(
         scores=test.scores if scored(grading.head) else None,
     )  # fmt: skip
     write_predictions(paths.root / PREDICTIONS, frame)
+    sources = data.sources("test")
+    by_source = None if sources is None else per_source(grading, test, sources)
     record = {
         "summary": summary,
         "test": _jsonable(results.test),
+        **({} if by_source is None else {"per_source": by_source}),
         "val": _jsonable(results.val),
         "ci95": results.ci95,
         "operating_points": results.operating_points,
@@ -191,8 +194,10 @@ def _write_results(
     atomic_write_text(paths.root / METRICS_JSON, json.dumps(record, indent=1))
     baseline = majority_baseline(data.train.labels, test.labels, task.num_classes)
     explained = report.explain_section(paths.root, kept, data, frame)
-    _write_report(paths, kept, data, grading, results, fused, baseline, explained)
+    _write_report(paths, kept, data, grading, results, fused, baseline, explained, by_source)
     print(report.summary(task, results.test, paths.root))
+    for name, m in (by_source or {}).items():
+        print(f"test {name}: {m['n']} photos, QWK {m['qwk']:.3f}, accuracy {m['accuracy']:.3f}")
     for line in report_sections.summary_lines(results, summary):
         print(line)
 
@@ -233,6 +238,7 @@ def _write_report(
     fused: tuple[float, dict[str, Any]] | None,
     baseline: dict[str, Any],
     explained: str,
+    by_source: dict[str, dict] | None = None,
 ) -> None:
     history = MetricsLog(paths.metrics).rows()
     plots = report.save_plots(
@@ -256,7 +262,10 @@ def _write_report(
         photos=problems_line(data.prepared),
         ci=results.ci95,
         beside_headline=[report_sections.baseline_table(data.task, results.test, baseline)],
-        test_sections=report_sections.grading_sections(grading, results),
+        test_sections=[
+            *([report_sections.per_source_section(by_source)] if by_source else []),
+            *report_sections.grading_sections(grading, results),
+        ],
     )
     atomic_write_text(paths.report, text)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 from collections import Counter
@@ -35,6 +34,7 @@ from retinopathy import report, report_sections
 from retinopathy.config import DataConfig, EvaluateConfig, RunConfig, cut_points_option
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.dataset import FundusDataset
+from retinopathy.data.pooled import dataset_name, safe_name
 from retinopathy.data.prepared import PreparedSet, problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.data.sources import NOT_A_GRADE, Source, load_source
@@ -66,15 +66,6 @@ PREDICTIONS = "predictions.csv"
 _PARTIAL = ".partial"  # the suffix of a report folder still being written
 
 
-def dataset_name(data: str | Path) -> str:
-    """The report folder's name: the dataset folder's (a CSV file: the folder holding it), with
-    anything but letters, digits, ``.``, ``_`` and ``-`` made ``-``."""
-    path = Path(data).expanduser().absolute()
-    folder = path.parent if path.is_file() else path
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.name).strip(".-")
-    return name or "dataset"
-
-
 def external_dir(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / EXTERNAL / name
 
@@ -95,7 +86,7 @@ def evaluate_external(config: EvaluateConfig) -> Path:
     )
     source = load_source(config.data, config.format)
     check_grades(source, run.grading)
-    name = _safe_name(config.name) if config.name else dataset_name(config.data)
+    name = _folder_name(config.name) if config.name else dataset_name(config.data)
     with cpu_threads(config.threads or run.train.threads):
         prepared = prepare(_data_config(run, source), progress=False, source=source)
         dtype = kept.compute_dtype(config.precision, device)
@@ -124,8 +115,8 @@ def check_grades(source: Source, task: Task) -> None:
         )
 
 
-def _safe_name(name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")
+def _folder_name(name: str) -> str:
+    safe = safe_name(name)
     if not safe:
         raise UserError(f"--name {name!r} leaves no usable folder name")
     return safe

@@ -36,7 +36,7 @@ from retinopathy.heads import Head, head_eval, head_step
 from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_run_model, run_head
-from retinopathy.prepare import prepare, reopen
+from retinopathy.prepare import prepare_sources, reopen
 from retinopathy.resume_options import changed_options, flag_of
 from retinopathy.tasks import Task
 from shared.backbones import weights_line, weights_record
@@ -73,7 +73,7 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
 
 
 def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> Path:
-    prepared = prepare(config.data)
+    prepared, config.sources = prepare_sources(config.data)
     data = RunData.split_anew(prepared, config)
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
     seed_everything(config.train.seed)  # the initial weights are part of the recipe

@@ -7,6 +7,7 @@
     python -m retinopathy train --arch timm:efficientnet_b0 --pretrained ~/weights/mine.pth
     python -m retinopathy train --list-archs                    # the backbones, and timm's names
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
+    python -m retinopathy train ~/data/eyepacs,~/data/aptos     # one model on both datasets
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
 plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does:
@@ -35,6 +36,7 @@ from retinopathy.config import (
     SGD_WEIGHT_DECAY,
     RunConfig,
 )
+from retinopathy.data.pooled import SOURCE_SEPARATOR
 from retinopathy.heads import HEAD_CHOICES, HEAD_LOSSES
 from retinopathy.tasks import TASKS
 from retinopathy.train import resume, train
@@ -88,6 +90,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"DataLoader workers ({_engine('num_workers')})",
+    )
+    data.add_argument(
+        "--data",
+        dest="more_data",
+        action="append",
+        metavar="DATA",
+        help="another dataset to train on with DATA (repeatable; or DATA=a,b): one model on the "
+        "union, each dataset split by patient on its own, test metrics also per dataset",
     )
     data.add_argument("--split-seed", type=int, help=f"seed of the split ({_run('split_seed')})")
     data.add_argument(
@@ -241,6 +251,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
+    if args.more_data:  # --data a --data b: as DATA=a,b
+        options["data"] = SOURCE_SEPARATOR.join([*filter(None, [args.data]), *args.more_data])
     if args.resume:
         epochs = options.pop("epochs", None)
         resume(args.resume, threads=options.pop("threads", None), epochs=epochs, options=options)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from retinopathy.__main__ import main
+from retinopathy.data.pooled import dataset_name
 from retinopathy.data.synthetic import generate
-from retinopathy.external import dataset_name
 
 N_OTHER = 24
 
