@@ -63,17 +63,21 @@ def test_a_rerun_replaces_the_folder_whole(trained, other: Path) -> None:
     assert not [p for p in (run / "external").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("layout", ["csv", "folder"])
 def test_grades_outside_the_scale_are_one_line_and_write_nothing(
-    trained, other: Path, tmp_path: Path, capsys
+    trained, other: Path, tmp_path: Path, capsys, layout: str
 ) -> None:
     run, _ = trained
     data = tmp_path / "graded-seven"
-    data.mkdir()
     photos = sorted((other / "train").glob("*.jpeg"))[:4]
-    for photo in photos:
-        shutil.copy(photo, data / photo.name)
-    rows = [f"{p.name},{g}" for p, g in zip(photos, (0, 2, 7, 1), strict=True)]
-    (data / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    grades = (0, 2, 7, 1)
+    for photo, grade in zip(photos, grades, strict=True):
+        folder = data / str(grade) if layout == "folder" else data
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(photo, folder / photo.name)
+    if layout == "csv":
+        rows = [f"{p.name},{g}" for p, g in zip(photos, grades, strict=True)]
+        (data / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
     assert main(["evaluate", "--run-dir", str(run), "--data", str(data)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1

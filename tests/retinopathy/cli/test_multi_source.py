@@ -81,3 +81,29 @@ def test_repeated_data_flags_name_the_same_union(monkeypatch, tmp_path: Path) ->
     assert main(["train", str(a), "--data", str(b), "--pretrained", "no"]) == 0
     assert main(["train", f"{a},{b}", "--pretrained", "no"]) == 0
     assert seen == [f"{a},{b}"] * 2
+
+
+def test_a_resume_continues_on_the_same_union(pooled_run) -> None:
+    run, _ = pooled_run
+    split = (run / "split.csv").read_text()
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert (run / "split.csv").read_text() == split
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert sum(m["n"] for m in metrics["per_source"].values()) == sum(metrics["test"]["support"])
+
+
+def test_a_dataset_that_cannot_be_split_is_named_and_nothing_is_made(
+    tmp_path: Path, capsys
+) -> None:
+    big = generate(tmp_path / "big", n_images=N_EACH, seed=3, size=96, workers=1, progress=False)
+    tiny = generate(tmp_path / "tiny", n_images=4, seed=6, size=96, workers=1, progress=False)
+    run = tmp_path / "run"
+    cache = str(tmp_path / "cache")
+    args = [
+        "train", f"{big},{tiny}", "--task", "referable", "--image-size", "32",
+        "--pretrained", "no", "--cache", cache, "--workers", "1", "--run-dir", str(run),
+    ]  # fmt: skip
+    assert main(args) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "error: dataset tiny: " in errors[0], errors
+    assert not run.exists()
