@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import shutil
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ from retinopathy.data.augment import eval_transform
 from retinopathy.data.dataset import FundusDataset
 from retinopathy.data.pooled import dataset_name, safe_name
 from retinopathy.data.prepared import PreparedSet, problems_line
-from retinopathy.data.run_data import RunData
+from retinopathy.data.run_data import SPLIT_FILE, RunData
 from retinopathy.data.sources import NOT_A_GRADE, Source, load_source
+from retinopathy.data.splits import load_split
 from retinopathy.evaluate import (
     METRICS_JSON,
     Choices,
@@ -100,6 +102,7 @@ def evaluate_external(config: EvaluateConfig) -> Path:
             grading = _grading(paths, kept, tta, choices, device)
             outputs = dataset_outputs(kept, _whole_set(prepared, run, paths), device, tta, name)
     record = {"name": name, **_provenance(paths, kept, source, prepared, NAMES[dtype], tta)}
+    record["seen_in_training"] = _seen_in_training(paths, prepared)
     return _write_folder(paths, name, kept, grading, outputs, prepared, record, choices)
 
 
@@ -159,6 +162,24 @@ def _grading(paths: RunPaths, kept: KeptModel, tta: bool, choices: Choices, devi
     own = RunData.of_run(reopen(run), run, paths.root)
     val = dataset_outputs(kept, own.val, device, tta, "val")
     return run_grading(paths.root, kept, val, tta, choices)
+
+
+def _seen_in_training(paths: RunPaths, prepared: PreparedSet) -> int:
+    """How many of the photos the run trained or validated on (the same files); warns if any,
+    since those photos say nothing about how the run does on data it never saw."""
+    split_file = paths.root / SPLIT_FILE
+    if not split_file.is_file():
+        return 0
+    split = load_split(split_file)
+    seen = {os.path.realpath(p) for p in split.loc[split["split"] != "test", "path"]}
+    n = sum(os.path.realpath(r.path) in seen for r in prepared.records)
+    if n:
+        warnings.warn(
+            f"{n} of the {len(prepared)} photos are ones {paths.root} trained or validated on: "
+            "its numbers on them are not a generalisation gap",
+            stacklevel=2,
+        )
+    return n
 
 
 def _provenance(

@@ -11,7 +11,7 @@ import pytest
 
 from retinopathy.__main__ import main
 from retinopathy.data.pooled import dataset_name
-from retinopathy.data.synthetic import generate
+from retinopathy.data.synthetic import default_root, generate
 
 N_OTHER = 24
 
@@ -40,6 +40,7 @@ def test_another_dataset_gets_its_own_report(trained, other: Path, capsys) -> No
     assert source["checkpoint"].endswith("best.pt") and source["precision"] == "fp32"
     assert sum(source["grade_counts"].values()) == N_OTHER
     assert metrics["run_test"]["n"] == sum(json.loads(own)["test"]["support"])
+    assert source["seen_in_training"] == 0
     assert set(metrics["ci95"]) >= {"qwk", "accuracy"}
     assert len(pd.read_csv(folder / "predictions.csv")) == N_OTHER
     text = (folder / "report.md").read_text()
@@ -83,6 +84,17 @@ def test_grades_outside_the_scale_are_one_line_and_write_nothing(
     assert len(err.splitlines()) == 1
     assert "outside 0-4" in err and "'7'" in err and "grade5" in err
     assert not (run / "external" / "graded-seven").exists()
+
+
+def test_the_runs_own_photos_are_counted_and_warned_about(trained) -> None:
+    run, cache = trained
+    own = default_root(400, size=128, cache_dir=cache)  # the sample set the run was trained on
+    split = pd.read_csv(run / "split.csv")
+    with pytest.warns(UserWarning, match="trained or validated on"):
+        assert main(["evaluate", "--run-dir", str(run), "--data", str(own), "--name", "own"]) == 0
+    source = json.loads((run / "external" / "own" / "metrics.json").read_text())["source"]
+    assert source["seen_in_training"] == int((split["split"] != "test").sum())
+    assert source["photos"] == len(split)
 
 
 def test_format_without_data_is_refused(trained, capsys) -> None:
