@@ -9,7 +9,9 @@ preprocessed again, and the checkpoint is read once. Photos are graded as the ru
 its ``thresholds.json`` say (:mod:`retinopathy.grading`: tuned cut points, the screening
 operating points); the first evaluation of a run chooses and writes them. The test metrics come
 with 95% patient-bootstrap intervals and both operating points (:mod:`retinopathy.results`).
-Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes.
+Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes; a run
+on several datasets also gets each dataset's test metrics (``per_source``). With
+``EvaluateConfig.data``, another dataset is graded whole instead (:mod:`retinopathy.external`).
 
 Under ``torchrun`` each rank grades its share of the batches; rank 0 gathers them in order,
 computes the metrics over the whole split and writes the files once.
