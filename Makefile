@@ -44,7 +44,8 @@ retinopathy: $(STAMP)
 		$(call opt,PRETRAINED,--pretrained) $(call opt,RUN,--run-dir) $(call opt,RESUME,--resume) $(ARGS)
 
 evaluate: $(STAMP)
-	@$(call need,RUN,<run folder>); $(PY) -m retinopathy evaluate --run-dir $(RUN) $(ARGS)
+	@$(call need,RUN,<run folder>); $(PY) -m retinopathy evaluate --run-dir $(RUN) \
+		$(call opt,DATA,--data) $(call opt,FORMAT,--format) $(call opt,NAME,--name) $(ARGS)
 
 predict: $(STAMP)
 	@$(call need,RUN,<run folder>); $(call need,IMAGES,<photo or folder>); \

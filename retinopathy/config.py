@@ -17,16 +17,23 @@ read back from there by resume, evaluate and predict (:func:`read_run_config`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from retinopathy.config_checks import (
+    check_bootstrap,
+    class_weights_option,
+    cut_points_option,
+    pretrained_choice,
+    sampling_exponent,
+)
+from retinopathy.data.pooled import SOURCE_SEPARATOR, SYNTHETIC, source_paths
 from retinopathy.data.preprocess import check_size
 from retinopathy.data.splits import check_shares
 from retinopathy.heads import DEFAULT_HEAD, make_head
 from retinopathy.operating_points import SENS_TARGET, SPEC_TARGET, check_target
 from retinopathy.tasks import Task, get_task
-from retinopathy.thresholds import check_cut_points, parse_cut_points
 from retinopathy.uncertainty import N_RESAMPLES
 from shared import backbones
 from shared.device import DEFAULT_DEVICE
@@ -36,7 +43,6 @@ from shared.runs import read_config
 
 APP = "retinopathy"
 EXPLAIN_TARGETS = ("grade", "referable")  # what predict --explain's maps are for
-SYNTHETIC = "synthetic"  # DATA naming the built-in sample set instead of a dataset
 DEFAULT_ARCH = "resnet18"
 # The validation metric that picks the kept model, and which direction is better.
 SELECT = {"val_loss": "min", "val_qwk": "max", "val_f1": "max", "val_acc": "max"}
@@ -45,13 +51,12 @@ SAMPLE_SET = {"image_size": 96, "epochs": 5}
 REAL_DATA = {"image_size": 512, "epochs": 30}
 SCHEDULER = "plateau"  # ReduceLROnPlateau on the kept-model metric, as the DR reports did
 SGD_WEIGHT_DECAY = 5e-4  # with SGD; the other optimisers keep the engine's default
-SAMPLING_NAMES = {"none": 0.0, "natural": 0.0, "balanced": 1.0}
 FAST_DEV_RESAMPLES = 20  # a fast dev run's intervals: the code path, not a meaningful interval
 # Engine settings the recipe derives from ``select``; not options of their own.
 DERIVED = ("monitor", "mode")
 # What the start of a run found (RunConfig's last fields): recorded, never chosen.
 RECORDED = ("mean", "std", "pretrained_loaded", "init_weights", "trained_on", "prepared",
-            "extended_from", "config_file", "overrides")  # fmt: skip
+            "extended_from", "sources", "config_file", "overrides")  # fmt: skip
 
 
 @dataclass
@@ -72,8 +77,7 @@ class DataConfig:
     synthetic_size: int = 512  # the sample set's photo height in px
 
     def __post_init__(self) -> None:
-        if not self.on_sample_set:
-            self.data = str(Path(self.data).expanduser().resolve())
+        self.data = SOURCE_SEPARATOR.join(source_paths(str(self.data)))
         if self.cache is not None:
             self.cache = str(self.cache)
         if self.image_size is None:
@@ -87,6 +91,11 @@ class DataConfig:
     @property
     def on_sample_set(self) -> bool:
         return str(self.data) == SYNTHETIC
+
+    def each_source(self) -> list[DataConfig]:
+        """One config per dataset ``data`` names (several: comma-separated), with these settings."""
+        paths = source_paths(self.data)
+        return [self] if len(paths) == 1 else [replace(self, data=p) for p in paths]
 
     @property
     def recipe(self) -> dict[str, int]:
@@ -135,6 +144,8 @@ class RunConfig:
     trained_on: dict[str, Any] | None = None
     prepared: str | None = None  # the prepared set's folder in the cache
     extended_from: list[int] = field(default_factory=list)  # epoch counts before a resume grew it
+    # Several datasets (DATA=a,b): each one's name, path, format, prepared folder and photo count
+    sources: list[dict[str, Any]] = field(default_factory=list)
     config_file: str | None = None  # the run was made with --config from this file
     overrides: dict[str, Any] = field(default_factory=dict)  # flags given beside it that differ
 
@@ -154,8 +165,8 @@ class RunConfig:
         self.spec_target = check_target("--spec-target", self.spec_target)
         self.sens_target = check_target("--sens-target", self.sens_target)
         self.bootstrap = check_bootstrap(self.bootstrap)
-        self.sampling = _sampling_exponent(self.sampling)
-        self.class_weights = _class_weights(self.class_weights, self.num_classes)
+        self.sampling = sampling_exponent(self.sampling)
+        self.class_weights = class_weights_option(self.class_weights, self.num_classes)
         if not isinstance(self.train, TrainConfig):
             self.train = self._engine(self.train)
         if self.fast_dev_run:
@@ -174,7 +185,7 @@ class RunConfig:
                 f"{self.arch} takes a fixed input size: --image-size {smallest}, "
                 f"not {self.data.image_size}"
             )
-        self.pretrained = _pretrained_choice(self.pretrained)
+        self.pretrained = pretrained_choice(self.pretrained)
         if self.data.image_size < smallest:
             raise UserError(
                 f"{self.arch} needs --image-size of at least {smallest} px, "
@@ -278,7 +289,7 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 @dataclass
 class EvaluateConfig:
-    """``evaluate``: the run, and how to compute on it.
+    """``evaluate``: the run, how to compute on it, and optionally another dataset to grade.
 
     ``thresholds`` (cut points, checked against the run's task once it is read), the two
     targets and ``bootstrap``: None is the run's own (its config.json and thresholds.json).
@@ -293,8 +304,14 @@ class EvaluateConfig:
     spec_target: float | None = None
     sens_target: float | None = None
     bootstrap: int | None = None
+    # another labelled dataset graded whole, into RUN/external/<name>/ (None: the run's test split)
+    data: str | Path | None = None
+    format: str | None = None  # the other dataset's; None: detected from its label files
+    name: str | None = None  # the report folder's; None: the dataset folder's, made safe
 
     def __post_init__(self) -> None:
+        if self.data is None and (self.format is not None or self.name is not None):
+            raise UserError("--format and --name describe another dataset: give it with --data")
         for name, flag in (("spec_target", "--spec-target"), ("sens_target", "--sens-target")):
             if getattr(self, name) is not None:
                 setattr(self, name, check_target(flag, getattr(self, name)))
@@ -335,64 +352,3 @@ class PredictConfig:
 
 def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
-
-
-def cut_points_option(value: str | Sequence[float] | None, task: Task) -> list[float] | None:
-    """``--thresholds``: K-1 increasing cut points for ``task`` (text or numbers), or None.
-
-    The referable task refers by its screening operating points, not by cut points.
-    """
-    if value is None:
-        return None
-    if task.is_binary:
-        raise UserError(
-            f"--thresholds cuts a grade scale; the {task.name} task refers at its screening "
-            "operating points instead (--spec-target, --sens-target)"
-        )
-    if isinstance(value, str):
-        return list(parse_cut_points(value, task.num_classes))
-    return list(check_cut_points([float(v) for v in value], task.num_classes))
-
-
-def check_bootstrap(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"--bootstrap must be a whole number of resamples >= 1, not {value!r}")
-    return value
-
-
-def _pretrained_choice(value: str | bool) -> str:
-    """``auto``, ``yes`` or ``no`` (or a bool for yes and no), or a weights file's path (made
-    absolute)."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value in backbones.PRETRAINED_CHOICES:
-        return value
-    if not str(value):
-        raise UserError(f"--pretrained must be {', '.join(backbones.PRETRAINED_CHOICES)} or a file")
-    return str(Path(str(value)).expanduser().resolve())
-
-
-def _sampling_exponent(value: float | str) -> float:
-    try:
-        exponent = SAMPLING_NAMES[value] if value in SAMPLING_NAMES else float(value)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"--sampling must be none, balanced or a number in [0, 1], not {value!r}"
-        ) from None
-    if not 0 <= exponent <= 1:
-        raise UserError(f"--sampling exponent must lie in [0, 1], not {exponent}")
-    return exponent
-
-
-def _class_weights(value: str | Sequence[float], num_classes: int) -> str | list[float]:
-    if value in ("none", "inverse"):
-        return value
-    try:
-        weights = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
-    except (TypeError, ValueError):
-        raise UserError(
-            f"--class-weights must be none, inverse or numbers, not {value!r}"
-        ) from None
-    if len(weights) != num_classes or min(weights) <= 0:
-        raise UserError(f"--class-weights needs {num_classes} positive numbers, got {value!r}")
-    return weights

@@ -9,7 +9,9 @@ preprocessed again, and the checkpoint is read once. Photos are graded as the ru
 its ``thresholds.json`` say (:mod:`retinopathy.grading`: tuned cut points, the screening
 operating points); the first evaluation of a run chooses and writes them. The test metrics come
 with 95% patient-bootstrap intervals and both operating points (:mod:`retinopathy.results`).
-Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes.
+Where patients have both eyes (EyePACS), also reports the gain from fusing the two eyes; a run
+on several datasets also gets each dataset's test metrics (``per_source``). With
+``EvaluateConfig.data``, another dataset is graded whole instead (:mod:`retinopathy.external`).
 
 Under ``torchrun`` each rank grades its share of the batches; rank 0 gathers them in order,
 computes the metrics over the whole split and writes the files once.
@@ -26,7 +28,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from retinopathy import report, report_sections
-from retinopathy.config import EvaluateConfig, cut_points_option
+from retinopathy.config import EvaluateConfig
+from retinopathy.config_checks import cut_points_option
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.grading import (
@@ -44,7 +47,7 @@ from retinopathy.models import KeptModel, load_run_model, predict_outputs
 from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import reopen
 from retinopathy.provenance import run_provenance
-from retinopathy.results import Results, evaluation_results, fused_results
+from retinopathy.results import Results, evaluation_results, fused_results, per_source
 from shared.atomic import atomic_write_text
 from shared.device import describe, pick_device
 from shared.distributed import (
@@ -66,9 +69,17 @@ BATCH_SIZE = 64  # evaluation holds no gradients: twice the training batch fits
 
 
 def evaluate(config: EvaluateConfig | str | Path) -> Path:
-    """Evaluate the finished run ``config.run`` (or the run folder given); returns report.md."""
+    """Evaluate the finished run ``config.run`` (or the run folder given); returns report.md.
+
+    With ``config.data``, grades that other dataset instead (:mod:`retinopathy.external`) and
+    returns RUN/external/<name>/report.md.
+    """
     if not isinstance(config, EvaluateConfig):
         config = EvaluateConfig(Path(config))
+    if config.data is not None:  # another dataset, graded whole with the run
+        from retinopathy.external import evaluate_external  # it builds on this module
+
+        return evaluate_external(config)
     device = pick_device(config.device)
     init_distributed(device)
     paths = require_run_dir(config.run)
@@ -118,17 +129,17 @@ def evaluate_run(
     tta = kept.config.tta if tta is None else tta
     dtype = kept.compute_dtype(None, device) if dtype is None else dtype
     with autocast(device, dtype):
-        val = _outputs(kept, data.val, device, tta, "val")
-        test = _outputs(kept, data.test, device, tta, "test")
+        val = dataset_outputs(kept, data.val, device, tta, "val")
+        test = dataset_outputs(kept, data.test, device, tta, "test")
     if is_main_process():
         remove_run_temporaries(paths.root)  # what a killed evaluation left; live writers' kept
-        grading = _run_grading(paths.root, kept, val, tta, choices or Choices())
+        grading = run_grading(paths.root, kept, val, tta, choices or Choices())
         _write_results(paths, kept, data, grading, val, test, choices or Choices())
     barrier()  # on every rank, evaluation returns once the report is there
     return paths.report
 
 
-def _run_grading(
+def run_grading(
     run_dir: Path, kept: KeptModel, val: Outputs, tta: bool, choices: Choices
 ) -> Grading:
     """The run's stored grading (chosen and stored now if it has none), with ``choices``."""
@@ -172,9 +183,12 @@ def _write_results(
         scores=test.scores if scored(grading.head) else None,
     )  # fmt: skip
     write_predictions(paths.root / PREDICTIONS, frame)
+    sources = data.sources("test")
+    by_source = None if sources is None else per_source(grading, test, sources)
     record = {
         "summary": summary,
         "test": _jsonable(results.test),
+        **({} if by_source is None else {"per_source": by_source}),
         "val": _jsonable(results.val),
         "ci95": results.ci95,
         "operating_points": results.operating_points,
@@ -184,13 +198,15 @@ def _write_results(
     atomic_write_text(paths.root / METRICS_JSON, json.dumps(record, indent=1))
     baseline = majority_baseline(data.train.labels, test.labels, task.num_classes)
     explained = report.explain_section(paths.root, kept, data, frame)
-    _write_report(paths, kept, data, grading, results, fused, baseline, explained)
+    _write_report(paths, kept, data, grading, results, fused, baseline, explained, by_source)
     print(report.summary(task, results.test, paths.root))
+    for name, m in (by_source or {}).items():
+        print(f"test {name}: {m['n']} photos, QWK {m['qwk']:.3f}, accuracy {m['accuracy']:.3f}")
     for line in report_sections.summary_lines(results, summary):
         print(line)
 
 
-def _outputs(kept: KeptModel, dataset, device, tta: bool, name: str) -> Outputs:
+def dataset_outputs(kept: KeptModel, dataset, device, tta: bool, name: str) -> Outputs:
     """Probabilities, scores and labels of the whole ``dataset``, in order, on every rank.
 
     Each rank grades its share of the batches one process would run (batches of consecutive
@@ -226,6 +242,7 @@ def _write_report(
     fused: tuple[float, dict[str, Any]] | None,
     baseline: dict[str, Any],
     explained: str,
+    by_source: dict[str, dict] | None = None,
 ) -> None:
     history = MetricsLog(paths.metrics).rows()
     plots = report.save_plots(
@@ -245,17 +262,20 @@ def _write_report(
         config=config.to_json(),
         plots=plots,
         run_dir=paths.root,
-        kept_model=_kept_line(kept),
+        kept_model=kept_line(kept),
         extra_sections=extra,
         photos=problems_line(data.prepared),
         ci=results.ci95,
         beside_headline=[report_sections.baseline_table(data.task, results.test, baseline)],
-        test_sections=report_sections.grading_sections(grading, results),
+        test_sections=[
+            *([report_sections.per_source_section(by_source)] if by_source else []),
+            *report_sections.grading_sections(grading, results),
+        ],
     )
     atomic_write_text(paths.report, text)
 
 
-def _kept_line(kept: KeptModel) -> str:
+def kept_line(kept: KeptModel) -> str:
     """Which checkpoint the report's numbers are from, and its epoch, as the file itself says."""
     checkpoint = kept.checkpoint
     why = checkpoint.note or f"best `{kept.config.select}`"

@@ -34,7 +34,8 @@ import pandas as pd
 import torch
 
 from retinopathy import fusion
-from retinopathy.config import PredictConfig, cut_points_option
+from retinopathy.config import PredictConfig
+from retinopathy.config_checks import cut_points_option
 from retinopathy.data.augment import eval_transform
 from retinopathy.data.preprocess import BadImage, first_reasons, load_and_preprocess
 from retinopathy.evaluate import fusion_alpha

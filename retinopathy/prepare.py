@@ -14,12 +14,15 @@ preprocesses its share of the photos; the cache is the one a single process make
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from retinopathy.config import DataConfig, RunConfig
 from retinopathy.data.cache import prepare_records
+from retinopathy.data.pooled import pool, source_names
 from retinopathy.data.prepared import INDEX, PreparedSet, open_prepared, problems_line
 from retinopathy.data.sources import Source, load_source
 from retinopathy.data.synthetic import default_root, generate
@@ -43,8 +46,16 @@ def open_source(config: DataConfig, *, progress: bool = True) -> Source:
     return load_source(config.data, config.format)
 
 
-def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False) -> PreparedSet:
+def prepare(
+    config: DataConfig,
+    *,
+    progress: bool = True,
+    verbose: bool = False,
+    source: Source | None = None,
+) -> PreparedSet:
     """Read the dataset and preprocess it into the cache, reusing what is there.
+
+    ``source``: the dataset as already read (by a caller that checked it first).
 
     ``progress``: progress bars; ``verbose``: print what is done and where the cache is.
     ``config.threads`` (None: the idle cores) bounds torch's and OpenCV's threads in this
@@ -55,7 +66,7 @@ def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False)
     with cpu_threads(config.threads), opencv_threads(config.threads):
         if verbose and is_main_process():
             print(header(config), flush=True)
-        source = open_source(config, progress=progress)
+        source = source or open_source(config, progress=progress)
         prepared = prepare_records(
             source.records,
             config.image_size,
@@ -72,11 +83,40 @@ def prepare(config: DataConfig, *, progress: bool = True, verbose: bool = False)
     return prepared
 
 
+def prepare_sources(
+    config: DataConfig, *, progress: bool = True
+) -> tuple[PreparedSet, list[dict[str, Any]]]:
+    """:func:`prepare` of DATA, and what a run records of its datasets: nothing for one; for
+    several (DATA=a,b), each prepared on its own, then pooled (:mod:`retinopathy.data.pooled`),
+    and each one's name, path, format, prepared folder and photo count."""
+    each = config.each_source()
+    if len(each) == 1:
+        return prepare(config, progress=progress), []
+    sources = [open_source(c, progress=progress) for c in each]  # every one readable first
+    sets = [prepare(c, progress=progress, source=s) for c, s in zip(each, sources, strict=True)]
+    config.threads = each[0].threads
+    names = source_names([c.data for c in each])
+    record = [
+        {"name": name, "data": c.data, "format": s.format, "prepared": str(one.folder),
+         "photos": len(one)}
+        for name, c, s, one in zip(names, each, sources, sets, strict=True)
+    ]  # fmt: skip
+    return pool(sets, names), record
+
+
 def reopen(config: RunConfig) -> PreparedSet:
     """The prepared set a run recorded, as the cache holds it; prepared again only if it is gone."""
-    if config.prepared and (Path(config.prepared) / INDEX).is_file():
-        return open_prepared(config.prepared, config.data.image_size, config.data.mode)
-    return prepare(config.data, progress=False)
+    if config.sources:
+        sets = [_reopen_one(replace(config.data, data=s["data"]), s.get("prepared"))
+                for s in config.sources]  # fmt: skip
+        return pool(sets, [s["name"] for s in config.sources])
+    return _reopen_one(config.data, config.prepared)
+
+
+def _reopen_one(data: DataConfig, folder: str | None) -> PreparedSet:
+    if folder and (Path(folder) / INDEX).is_file():
+        return open_prepared(folder, data.image_size, data.mode)
+    return prepare(data, progress=False)
 
 
 def header(config: DataConfig) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from retinopathy.config import RunConfig, read_run_config
+from retinopathy.data.pooled import source_paths
 from retinopathy.data.run_data import SPLIT_FILE
 from shared.backbones import TIMM_PREFIX
 
@@ -61,7 +62,8 @@ def provenance(config: RunConfig, photos: int | None = None) -> Provenance:
         count = counted or f"{config.data.synthetic_images} photos"
         data = f"the built-in synthetic sample set (drawn eyes, {count})"
     else:
-        name = Path(config.data.data).name or config.data.data
+        paths = source_paths(config.data.data)
+        name = " + ".join(Path(p).name or p for p in paths)
         fmt = record.get("format") or config.data.format
         inner = ", ".join(x for x in (f"{fmt} format" if fmt else None, counted) if x)
         data = f"{name} ({inner})" if inner else name

@@ -210,6 +210,7 @@ def render(
     ci: Mapping[str, Sequence[float]] | None = None,
     beside_headline: Sequence[str] = (),
     test_sections: Sequence[str] = (),
+    heading: str = "Test set",
 ) -> str:
     """``photos``: the data section's line on the prepared photos (usable, rejected, converted).
 
@@ -219,16 +220,12 @@ def render(
     headline (the baseline row); ``test_sections``: sections after the test set's plots.
     """
     rel = {k: p.relative_to(run_dir).as_posix() for k, p in plots.items()}
-    lines = [f"# {title}", ""]
-    if provenance is not None:
-        lines += [f"This model was {provenance.sentence}.", ""]
-        if provenance.caveat:
-            lines += [f"**Warning: {provenance.caveat}.**", ""]
+    lines = [f"# {title}", "", *provenance_lines(provenance)]
     lines += [f"Task: **{task.name}** ({task.description}).", ""]
     if kept_model is not None:  # the checkpoint and epoch the numbers below are from
         lines += [f"Kept model: {kept_model}.", ""]
     warning = collapse_warning(task, test)
-    lines += ["## Test set", "", headline(test, ci), ""] + ([warning, ""] if warning else [])
+    lines += [f"## {heading}", "", headline(test, ci), ""] + ([warning, ""] if warning else [])
     lines += [p for text in beside_headline for p in (text, "")]
     lines += [
         class_table(task, test),
@@ -254,6 +251,17 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def provenance_lines(provenance: Provenance | None) -> list[str]:
+    """What the model was trained on and from which weights, with a warning where its grades of
+    real photos mean nothing."""
+    if provenance is None:
+        return []
+    lines = [f"This model was {provenance.sentence}.", ""]
+    if provenance.caveat:
+        lines += [f"**Warning: {provenance.caveat}.**", ""]
+    return lines
 
 
 def explain_section(run_dir: Path, kept: Any, data: Any, predictions: Any) -> str:

@@ -118,6 +118,25 @@ def fusion_section(
     )
 
 
+def per_source_section(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """A pooled run's test metrics for each dataset, beside the pooled ones above."""
+    lines = [
+        "## Test set by dataset",
+        "",
+        "Each dataset was split on its own (by patient, with the run's seed); one model was "
+        "trained on the union and graded each dataset's test photos as it grades all of them.",
+        "",
+        "| dataset | photos | accuracy | QWK | macro F1 | AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in rows.items():
+        lines.append(
+            f"| {name} | {m['n']} | {format_rate(m['accuracy'])} | {format_rate(m['qwk'])} "
+            f"| {format_rate(m['macro_f1'])} | {format_rate(m['auc'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def summary_lines(results: Results, summary: Mapping[str, Any]) -> list[str]:
     """What the end-of-run summary adds: cut points, operating points, eye fusion."""
     lines = []

@@ -6,6 +6,7 @@
                                        #  "sensitivity", "specificity"}
     results.operating_points           # both points on test, each with its own "ci95"
     results.cut_points                 # the QWK before and after tuning (scored heads)
+    per_source(grading, test, sources) # a pooled run's datasets, each one's n and metrics
 
 The intervals are the patient bootstrap of :mod:`retinopathy.uncertainty`. ``ci95``'s
 sensitivity and specificity are those of the referral decision at the deciding operating point
@@ -24,7 +25,7 @@ from sklearn import metrics as skm
 
 from retinopathy import fusion
 from retinopathy.grading import DECIDING_POINT, TUNED, Grading, Outputs
-from retinopathy.metrics import binary_screening, compute_metrics, quadratic_kappa
+from retinopathy.metrics import binary_screening, compute_metrics, quadratic_kappa, scalar_metrics
 from retinopathy.operating_points import (
     evaluate_operating_points,
     is_referable,
@@ -51,6 +52,18 @@ def evaluation_results(
     n_resamples: int,
 ) -> Results:
     """Every number of the evaluation (see the module's docstring)."""
+    graded = set_results(grading, test, test_patients, n_resamples)
+    graded.val = split_metrics(grading, val)
+    graded.cut_points = cut_point_rows(grading, val, test)
+    return graded
+
+
+def set_results(
+    grading: Grading, test: Outputs, test_patients: Sequence[str | None], n_resamples: int
+) -> Results:
+    """The numbers of one graded set alone (no validation side: ``val`` empty, no cut-point
+    rows): its metrics, their intervals and both operating points on it. An external dataset
+    graded whole gets these."""
     groups = patient_groups(test_patients)
     test_metrics = split_metrics(grading, test)
     points = operating_points_on_test(grading, test, groups, n_resamples)
@@ -64,9 +77,7 @@ def evaluation_results(
     )
     if not grading.task.is_binary and DECIDING_POINT in points:
         ci.update(points[DECIDING_POINT]["ci95"])
-    return Results(
-        test_metrics, split_metrics(grading, val), ci, points, cut_point_rows(grading, val, test)
-    )
+    return Results(test_metrics, {}, ci, points, None)
 
 
 def split_metrics(grading: Grading, out: Outputs) -> dict[str, Any]:
@@ -84,6 +95,19 @@ def split_metrics(grading: Grading, out: Outputs) -> dict[str, Any]:
             fpr, tpr, _ = skm.roc_curve(y, score)
             m["roc_referable"] = (fpr.tolist(), tpr.tolist())
     return m
+
+
+def per_source(grading: Grading, out: Outputs, sources: Sequence[str]) -> dict[str, dict]:
+    """Each dataset's share of a pooled split, graded as the whole is: its photo count ``n`` and
+    its one-number metrics (accuracy, macro F1, QWK, AUC; sensitivity and specificity on a
+    binary task), by dataset name in the order they first appear."""
+    names = np.asarray(sources)
+    rows = {}
+    for name in dict.fromkeys(sources):
+        mine = names == name
+        part = Outputs(out.probs[mine], out.scores[mine], out.labels[mine])
+        rows[name] = {"n": int(mine.sum()), **scalar_metrics(split_metrics(grading, part))}
+    return rows
 
 
 def operating_points_on_test(

@@ -37,7 +37,7 @@ from retinopathy.heads import Head, head_eval, head_step
 from retinopathy.losses import make_criterion
 from retinopathy.metrics import compute_metrics, scalar_metrics
 from retinopathy.models import build_run_model, run_head
-from retinopathy.prepare import prepare, reopen
+from retinopathy.prepare import prepare_sources, reopen
 from retinopathy.provenance import run_provenance, trained_on_record
 from retinopathy.resume_options import changed_options, flag_of
 from retinopathy.tasks import Task
@@ -75,7 +75,7 @@ def train(config: RunConfig, run: str | Path | None = None) -> Path:
 
 
 def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> Path:
-    prepared = prepare(config.data)
+    prepared, config.sources = prepare_sources(config.data)
     data = RunData.split_anew(prepared, config)
     config.mean, config.std, config.prepared = data.mean, data.std, str(prepared.folder)
     seed_everything(config.train.seed)  # the initial weights are part of the recipe
@@ -94,7 +94,10 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
 
 
 def _data_format(config: RunConfig) -> str | None:
-    """The format the photos were read in: the one given, else detected; None: the sample set."""
+    """The format the photos were read in: the one given, else detected; None: the sample set;
+    several datasets: each one's, in order (``aptos + eyepacs``)."""
+    if config.sources:
+        return " + ".join(str(s.get("format")) for s in config.sources)
     if config.data.on_sample_set:
         return None
     return config.data.format or detect_format(config.data.data)

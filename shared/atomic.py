@@ -193,7 +193,7 @@ def remove_stale_temporaries(folder: str | Path, *, mine: bool = False) -> list[
     for path in folder.iterdir():
         match = _TEMPORARY.match(path.name)
         pid = int(match["pid"]) if match else None
-        if pid is not None and ((mine and pid == os.getpid()) or not _alive(pid)):
+        if pid is not None and ((mine and pid == os.getpid()) or not writer_alive(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -204,7 +204,8 @@ def is_temporary(path: str | Path) -> bool:
     return bool(_TEMPORARY.match(Path(path).name))
 
 
-def _alive(pid: int) -> bool:
+def writer_alive(pid: int) -> bool:
+    """True while the process ``pid`` (a temporary's writer) runs; this one always does."""
     if pid == os.getpid():
         return True
     try:

@@ -11,6 +11,13 @@ choose others for this evaluation only. Where patients have both eyes (EyePACS),
 the gain from fusing the two eyes.
 
     python -m retinopathy evaluate --run-dir RUN --thresholds 0.6,1.4,2.5,3.2 --bootstrap 200
+
+--data grades a whole other labelled dataset with the run's preprocessing, normalisation,
+checkpoint, precision and thresholds, into RUN/external/<dataset folder name>/ (report.md,
+metrics.json, predictions.csv, plots/): the gap between the run's own test split and data it
+never saw.
+
+    python -m retinopathy evaluate --run-dir RUN --data ~/data/aptos --format aptos
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from retinopathy.cli.flags import (
     add_tta_argument,
 )
 from retinopathy.config import EvaluateConfig
+from retinopathy.data.sources import FORMATS
 from retinopathy.evaluate import evaluate
 from shared.cli import (
     add_device_argument,
@@ -42,10 +50,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(p)
     add_threads_argument(p)
     add_precision_argument(p, default=RUN_PRECISION + ", which reproduces its test numbers")
+    other = p.add_argument_group("another dataset")
+    other.add_argument(
+        "--data",
+        metavar="DATA",
+        help="grade this whole labelled dataset (folder or path,label CSV) instead of the run's "
+        "test split; report in RUN/external/<name>/ (default: the run's test split)",
+    )
+    other.add_argument("--format", choices=FORMATS, help="the dataset's format (default: detected)")
+    other.add_argument(
+        "--name",
+        help="the report folder's name under RUN/external/ (default: the dataset folder's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     options = ("run", "tta", "device", "threads", "precision", "thresholds", "spec_target",
-               "sens_target", "bootstrap")  # fmt: skip
+               "sens_target", "bootstrap", "data", "format", "name")  # fmt: skip
     evaluate(EvaluateConfig(**given(args, *options)))
     return 0

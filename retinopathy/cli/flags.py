@@ -32,7 +32,8 @@ def add_data_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         "data",
         nargs="?",
         metavar="DATA",
-        help="dataset folder or CSV (default: the built-in synthetic sample set)",
+        help="dataset folder or CSV; several, comma-separated (a,b): their union (default: the "
+        "built-in synthetic sample set)",
     )
     parser.add_argument("--format", choices=FORMATS, help="dataset format (default: detected)")
     parser.add_argument(

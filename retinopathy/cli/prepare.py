@@ -6,8 +6,10 @@
     python -m retinopathy prepare DATA --workers 1 --threads 4   # one process, 4 OpenCV threads
 
 DATA is a dataset folder (EyePACS, APTOS 2019, Messidor-2, IDRiD, class folders), a path,label
-CSV, or "synthetic" (the default: about 2,000 generated photos, made once). Every photo is cropped
-to the eye, squared and resized (``crop``), or also colour-normalised (``graham``), in parallel:
+CSV, or "synthetic" (the default: about 2,000 generated photos, made once); several, comma-
+separated, are prepared one after the other, as ``train`` on their union needs. Every photo is
+cropped to the eye, squared and resized (``crop``), or also colour-normalised (``graham``), in
+parallel:
 by ``--workers`` processes of one OpenCV thread each, or (``--workers 1``) in this process, whose
 torch and OpenCV threads ``--threads`` bounds (printed first; the photos are the same). The
 size and settings are the ones ``train`` uses for the same DATA and flags, so it finds them
@@ -31,5 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    prepare(DataConfig(**data_options(args)), verbose=True)
+    for one in DataConfig(**data_options(args)).each_source():  # DATA=a,b: each one in turn
+        prepare(one, verbose=True)
     return 0

@@ -9,6 +9,7 @@
     python -m retinopathy train --arch resnet50 --fast-dev-run  # the whole pipeline in seconds
     python -m retinopathy train --resume runs/retinopathy/20250101-120000-resnet50-grade5
     python -m retinopathy train --config runs/retinopathy/20250101-120000-resnet50-grade5 --lr 3e-4
+    python -m retinopathy train ~/data/eyepacs,~/data/aptos     # one model on both datasets
 
 Everything lands in the run folder: config.json, split.csv, metrics.csv, checkpoints/{last,best}.pt,
 plots/, report.md. A killed run resumed with --resume ends exactly where an uninterrupted one does:
@@ -38,6 +39,7 @@ from retinopathy.config import (
     RunConfig,
 )
 from retinopathy.config_file import rerun_options
+from retinopathy.data.pooled import SOURCE_SEPARATOR
 from retinopathy.fast_dev_run import fast_dev_options, fast_dev_run
 from retinopathy.heads import HEAD_CHOICES, HEAD_LOSSES
 from retinopathy.tasks import TASKS
@@ -93,6 +95,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"DataLoader workers ({_engine('num_workers')})",
+    )
+    data.add_argument(
+        "--data",
+        dest="more_data",
+        action="append",
+        metavar="DATA",
+        help="another dataset to train on with DATA (repeatable; or DATA=a,b): one model on the "
+        "union, each dataset split by patient on its own, test metrics also per dataset",
     )
     data.add_argument("--split-seed", type=int, help=f"seed of the split ({_run('split_seed')})")
     data.add_argument(
@@ -261,6 +271,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = given(args, *DATA_OPTIONS, *RUN_OPTIONS, *ENGINE_OPTIONS)
+    if args.more_data:  # --data a --data b: as DATA=a,b
+        options["data"] = SOURCE_SEPARATOR.join([*filter(None, [args.data]), *args.more_data])
     if args.resume:
         if args.config:
             raise UserError("--resume continues a run with its own settings: drop --config")

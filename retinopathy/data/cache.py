@@ -27,7 +27,6 @@ as a single process leaves it.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Sequence
@@ -39,7 +38,6 @@ import numpy as np
 from tqdm import tqdm
 
 from retinopathy.data.prepared import (
-    PROBLEM_COLUMNS,
     PROBLEMS,
     STORAGES,
     PreparedSet,
@@ -47,6 +45,7 @@ from retinopathy.data.prepared import (
     short_hash,
     write_index,
     write_item,
+    write_problems,
 )
 from retinopathy.data.preprocess import (
     MODES,
@@ -61,7 +60,6 @@ from retinopathy.data.sources import Problem, Record
 from retinopathy.data.workers import map_unordered, worker_count
 from shared.atomic import (
     append_text,
-    atomic_path,
     atomic_write_text,
     is_temporary,
     remove_stale_temporaries,
@@ -226,13 +224,6 @@ def _remove_leftovers(items: Path, keep: set[str]) -> None:
                 f.unlink(missing_ok=True)
 
 
-def _write_problems(path: Path, problems: list[Problem]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(PROBLEM_COLUMNS)
-        writer.writerows([p.path, p.id, p.action, p.reason] for p in problems)
-
-
 def _check_settings(records: Sequence[Record], size: int, mode: str, storage: str) -> None:
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -249,7 +240,7 @@ def _write_records(folder: Path, prepared: PreparedSet, journal: dict, live: set
     for path in folder.glob(RANK_JOURNALS):  # merged into JOURNAL now
         path.unlink(missing_ok=True)
     _remove_leftovers(folder / "items", {k for k in live if journal[k]["status"] == "ok"})
-    _write_problems(folder / PROBLEMS, prepared.problems)
+    write_problems(folder / PROBLEMS, prepared.problems)
     write_index(folder, prepared.records, prepared.files)
 
 

@@ -100,6 +100,7 @@ class PreparedSet:
     problems: list[Problem] = field(default_factory=list)
     processed: int = 0
     reused: int = 0
+    sources: list[str] = field(default_factory=list)  # per record, in a pool of datasets
     _sums: list[tuple[list[float], list[float], int]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
@@ -164,6 +165,14 @@ def write_index(folder: Path, records: Sequence[Record], files: Sequence[Path]) 
         for r, cached in zip(records, files, strict=True):
             writer.writerow([r.id, r.grade, r.patient or "", r.eye or "", r.path, cached.name])
     return folder / INDEX
+
+
+def write_problems(path: Path, problems: Sequence[Problem]) -> None:
+    """``problems.csv``: every rejected or converted photo and why."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(PROBLEM_COLUMNS)
+        writer.writerows([p.path, p.id, p.action, p.reason] for p in problems)
 
 
 def read_problems(folder: Path) -> list[Problem]:

@@ -21,20 +21,43 @@ from retinopathy.config import RunConfig
 from retinopathy.data.augment import eval_transform, train_transform
 from retinopathy.data.dataset import FundusDataset
 from retinopathy.data.prepared import PreparedSet
-from retinopathy.data.splits import SPLITS, load_split, make_split, save_split, split_ids
+from retinopathy.data.splits import (
+    SOURCE,
+    SPLITS,
+    load_split,
+    make_split,
+    save_split,
+    split_ids,
+)
 from retinopathy.tasks import Task
+from shared.errors import UserError
 
 SPLIT_FILE = "split.csv"
 
 
 def _make_split(prepared: PreparedSet, config: RunConfig) -> pd.DataFrame:
-    return make_split(
-        prepared.records,
-        test_size=config.test_size,
-        val_size=config.val_size,
-        seed=config.split_seed,
-        task=config.grading,
-    )
+    """The run's split; of a pool of datasets, each dataset split on its own (by patient, with
+    the run's seed and shares), the sides then joined, with a ``source`` column."""
+
+    def split(records: list) -> pd.DataFrame:
+        return make_split(
+            records,
+            test_size=config.test_size,
+            val_size=config.val_size,
+            seed=config.split_seed,
+            task=config.grading,
+        )
+
+    if not prepared.sources:
+        return split(prepared.records)
+    parts = []
+    for name in dict.fromkeys(prepared.sources):
+        records = [r for r, s in zip(prepared.records, prepared.sources, strict=True) if s == name]
+        try:
+            parts.append(split(records).assign(source=name))
+        except UserError as exc:
+            raise UserError(f"dataset {name}: {exc}") from None
+    return pd.concat(parts, ignore_index=True)
 
 
 @dataclass
@@ -108,6 +131,12 @@ class RunData:
             classes = self.task.map_grades(grades.to_numpy())
             out[side] = np.bincount(classes, minlength=self.task.num_classes).tolist()
         return out
+
+    def sources(self, side: str) -> list[str] | None:
+        """The dataset of each photo on ``side`` (None: the run has one dataset)."""
+        if SOURCE not in self.split.columns:
+            return None
+        return self.split.loc[self.split["split"] == side, SOURCE].astype(str).tolist()
 
     def patients(self, side: str) -> list[str | None]:
         rows = self.split[self.split["split"] == side]

@@ -44,6 +44,8 @@ from retinopathy.tasks import GRADE_RANGE, GRADES
 from shared.errors import UserError
 from shared.image_files import is_image_file
 
+NOT_A_GRADE = "is not a grade"  # the reason a row's label is refused: outside the scale
+
 
 @dataclass(frozen=True)
 class Record:
@@ -183,7 +185,7 @@ class _Collector:
         grade = _parse_grade(label)
         real = os.path.realpath(path)
         if grade is None:
-            self.reject(path, id_, f"{where}: label {label!r} is not a grade {GRADE_RANGE}")
+            self.reject(path, id_, f"{where}: label {label!r} {NOT_A_GRADE} {GRADE_RANGE}")
         elif not _inside(real, self._real_root):
             self.reject(path, id_, f"{where}: a link leading outside the data folder (to {real})")
         elif id_ in self._seen:

@@ -29,6 +29,7 @@ from shared.errors import UserError
 
 SPLITS = ("train", "val", "test")
 COLUMNS = ["id", "split", "grade", "patient", "eye", "path"]
+SOURCE = "source"  # the column naming each photo's dataset, in a run on several
 
 
 def records_frame(records: Sequence[Record]) -> pd.DataFrame:
@@ -225,8 +226,9 @@ def _move_into(groups: list[int], group_side: np.ndarray, sides: set[int]) -> No
 
 def save_split(df: pd.DataFrame, path: str | Path) -> Path:
     """Write the split as CSV (atomic)."""
+    columns = COLUMNS + ([SOURCE] if SOURCE in df.columns else [])
     with atomic_path(path) as tmp:
-        df[COLUMNS].to_csv(tmp, index=False)
+        df[columns].to_csv(tmp, index=False)
     return Path(path)
 
 
@@ -234,7 +236,8 @@ def load_split(path: str | Path) -> pd.DataFrame:
     """Read a split written by :func:`save_split`."""
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype={"id": str, "patient": str, "eye": str, "path": str})
+        text = {"id": str, "patient": str, "eye": str, "path": str, SOURCE: str}
+        df = pd.read_csv(path, dtype=text)
     except FileNotFoundError:
         raise UserError(f"{path}: split file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -244,7 +247,7 @@ def load_split(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: not a split file (columns {', '.join(missing) or 'split'} wrong)")
     df["patient"] = df["patient"].astype(object).where(df["patient"].notna(), None)
     df["eye"] = df["eye"].astype(object).where(df["eye"].notna(), None)
-    return df[COLUMNS]
+    return df[COLUMNS + ([SOURCE] if SOURCE in df.columns else [])]
 
 
 def split_ids(df: pd.DataFrame, split: str) -> list[str]:

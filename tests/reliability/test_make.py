@@ -34,6 +34,14 @@ CASES = [
         id="make-evaluate-no-run",
     ),
     case(
+        "make evaluate",
+        "DATA= another dataset given, no RUN=",
+        "exit 2; one line naming RUN=, before the dataset is read",
+        ["evaluate", "DATA=some-other-dataset"],
+        message=r"^make evaluate: RUN=<run folder> is required$",
+        id="make-evaluate-data-no-run",
+    ),
+    case(
         "make predict",
         "RUN= given, no IMAGES=",
         "exit 2; one line naming IMAGES=, before any model is loaded",

@@ -116,7 +116,7 @@ def test_evaluate_and_predict_compute_in_the_runs_recorded_precision_unless_told
         seen.append(_autocast_dtype())
         raise _Seen
 
-    monkeypatch.setattr(evaluation, "_outputs", spy)
+    monkeypatch.setattr(evaluation, "dataset_outputs", spy)
     with pytest.raises(_Seen):  # training's own evaluation: the run's precision
         evaluation.evaluate_run(run, types.SimpleNamespace(val=None, test=None), cpu, kept=kept)
     monkeypatch.setattr(prediction, "load_run_model", lambda run_dir: kept)
