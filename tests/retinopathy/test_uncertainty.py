@@ -75,7 +75,8 @@ def _macro_auc(y: np.ndarray, probs: np.ndarray) -> float:
 def test_vectorised_intervals_equal_scikit_learn_on_the_same_resamples() -> None:
     y, pred, probs = _graded(300)
     groups = patient_groups([str(i // 2) for i in range(y.size)])
-    ci = confidence_intervals(y, pred, probs, groups, num_classes=5, n_resamples=200, seed=4)
+    # 120: two chunks of resamples, the second a part one
+    ci = confidence_intervals(y, pred, probs, groups, num_classes=5, n_resamples=120, seed=4)
     both = np.stack([pred, np.arange(y.size)], axis=1)  # predictions and rows, resampled alike
     reference = {
         "qwk": lambda t, o: quadratic_kappa(t, o[:, 0], 5),
@@ -86,7 +87,7 @@ def test_vectorised_intervals_equal_scikit_learn_on_the_same_resamples() -> None
         "auc": lambda t, o: _macro_auc(t, probs[o[:, 1]]),
     }
     for key, fn in reference.items():
-        slow = percentile_interval(bootstrap_metric(fn, y, both, groups, 200, seed=4))
+        slow = percentile_interval(bootstrap_metric(fn, y, both, groups, 120, seed=4))
         assert ci[key] == pytest.approx(slow, abs=1e-9), key
 
 

@@ -57,6 +57,7 @@ def test_hand_written_resnet_golden_output(name: str) -> None:
 
 @pytest.mark.parametrize("name", backbones.list_backbones())
 def test_every_backbone_trains_a_step(name: str) -> None:
+    """At its smallest accepted input, in training mode (Inception v3's aux head included)."""
     spec = backbones.get_spec(name)
     model = backbones.create(name, num_classes=3).train()
     x = torch.randn(2, 3, spec.min_input_size, spec.min_input_size)
@@ -271,11 +272,3 @@ def test_inception_aux_head_unchanged_at_299_and_works_below() -> None:
     with torch.no_grad():
         assert torch.equal(ours(x), reference(x))
         assert ours(torch.randn(2, 768, 4, 4)).shape == (2, 4)  # ~96 px input
-
-
-@pytest.mark.parametrize("name", backbones.list_backbones())
-def test_min_input_size_is_accepted(name: str) -> None:
-    spec = backbones.get_spec(name)
-    model = backbones.create(name, num_classes=2).train()
-    out = model(torch.randn(2, 3, spec.min_input_size, spec.min_input_size))
-    assert (out[0] if isinstance(out, tuple) else out).shape == (2, 2)

@@ -1,4 +1,6 @@
-"""shared.distributed and the Trainer under DDP: 2 gloo processes on CPU, started by spawn."""
+"""shared.distributed and the Trainer under DDP: 2 gloo processes on CPU, started by spawn once
+for the module (each start imports torch again); every rank trains, decides and maps in turn,
+and each test reads what its part left."""
 
 from __future__ import annotations
 
@@ -59,10 +61,31 @@ def _join_as_rank(local_rank: int, world: int, port: int) -> None:
     assert init_distributed(torch.device("cpu"))
 
 
-def _ddp_worker(local_rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
-    """One rank training the tiny model."""
+def _ranks_worker(local_rank: int, world: int, port: int, base: str) -> None:
+    """One rank doing each test's part in turn, in one process group."""
     _join_as_rank(local_rank, world, port)
-    from shared.distributed import cleanup
+    from shared.distributed import shutdown
+
+    out = Path(base) / "out"
+    _ddp_part(local_rank, str(Path(base) / "run"), out)
+    _once_part(local_rank, str(Path(base) / "runs"), out)
+    _map_part(local_rank, out)
+    shutdown()
+
+
+@pytest.fixture(scope="module")
+def spawned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the two ranks worked in: ``run`` (the DDP run), ``runs`` (a new run folder's
+    root) and ``out`` (each rank's records)."""
+    base = tmp_path_factory.mktemp("ranks")
+    (base / "out").mkdir()
+    mp.spawn(_ranks_worker, args=(2, _free_port(), str(base)), nprocs=2, join=True)
+    return base
+
+
+def _ddp_part(local_rank: int, run_dir: str, out_dir: Path) -> None:
+    """One rank training the tiny model."""
+    from shared.distributed import barrier
     from shared.engine import Trainer
 
     expected = TinyImages(VAL_SIZE, seed=2, augment=False).labels
@@ -79,19 +102,17 @@ def _ddp_worker(local_rank: int, world: int, port: int, run_dir: str, out_dir: s
     rows = trainer.fit()
     torch.save(
         {"model": trainer.model.state_dict(), "rows": rows, "step": trainer.step},
-        Path(out_dir) / f"rank{local_rank}.pt",
+        out_dir / f"rank{local_rank}.pt",
     )
-    cleanup()
+    barrier()
 
 
 def _without_time(rows):
     return [{k: v for k, v in r.items() if k != "time"} for r in rows]
 
 
-def test_ddp_two_gloo_ranks_train_one_model(tmp_path):
-    run, out = tmp_path / "run", tmp_path / "out"
-    out.mkdir()
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(run), str(out)), nprocs=2, join=True)
+def test_ddp_two_gloo_ranks_train_one_model(spawned):
+    run, out = spawned / "run", spawned / "out"
 
     last = load_checkpoint(RunPaths(run).last)
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
@@ -118,11 +139,8 @@ def _refuse_on_rank_0() -> None:
     raise UserError(f"refused by rank {rank()}")
 
 
-def _once_worker(local_rank: int, world: int, port: int, root: str, out_dir: str) -> None:
+def _once_part(local_rank: int, root: str, out_dir: Path) -> None:
     """One rank asking for a new run folder, the clock and a refusal, each decided once."""
-    _join_as_rank(local_rank, world, port)
-    from shared.distributed import shutdown
-
     made = new_run_dir("demo", "tiny", root=root)
     if local_rank == 1:
         time.sleep(1.2)  # a second later: a clock read on each rank would differ
@@ -133,16 +151,12 @@ def _once_worker(local_rank: int, world: int, port: int, root: str, out_dir: str
     except UserError as exc:
         error = str(exc)
     record = {"made": str(made), "stamp": stamp, "error": error, "local": local_world_size()}
-    (Path(out_dir) / f"rank{local_rank}.json").write_text(json.dumps(record))
-    shutdown()
+    (out_dir / f"once{local_rank}.json").write_text(json.dumps(record))
 
 
-def test_one_decision_for_every_rank_run_folder_clock_and_errors(tmp_path):
-    root, out = tmp_path / "runs", tmp_path / "out"
-    out.mkdir()
-    mp.spawn(_once_worker, args=(2, _free_port(), str(root), str(out)), nprocs=2, join=True)
-
-    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+def test_one_decision_for_every_rank_run_folder_clock_and_errors(spawned):
+    root, out = spawned / "runs", spawned / "out"
+    ranks = [json.loads((out / f"once{r}.json").read_text()) for r in range(2)]
     (folder,) = (root / "demo").iterdir()  # one folder for the run, not one per rank
     assert [r["made"] for r in ranks] == [str(folder)] * 2
     assert ranks[0]["stamp"] == ranks[1]["stamp"]
@@ -157,24 +171,19 @@ def _fail_on(item: int, bad: int, error: type[Exception]) -> tuple[int, int]:
     return rank(), item
 
 
-def _map_worker(local_rank: int, world: int, port: int, out_dir: str) -> None:
+def _map_part(local_rank: int, out_dir: Path) -> None:
     """One rank mapping over seven items, then with item 3 (rank 1's) failing, twice."""
-    _join_as_rank(local_rank, world, port)
-    from shared.distributed import shutdown
-
     record: dict = {"mapped": map_shared(lambda i: _fail_on(i, -1, UserError), range(7))}
     for error in (UserError, KeyError):
         try:
             map_shared(lambda i, error=error: _fail_on(i, 3, error), range(7))
         except Exception as exc:
             record[error.__name__] = [type(exc).__name__, str(exc)]
-    (Path(out_dir) / f"rank{local_rank}.json").write_text(json.dumps(record))
-    shutdown()
+    (out_dir / f"map{local_rank}.json").write_text(json.dumps(record))
 
 
-def test_map_shared_runs_each_share_once_and_shares_a_failure(tmp_path):
-    mp.spawn(_map_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+def test_map_shared_runs_each_share_once_and_shares_a_failure(spawned):
+    ranks = [json.loads((spawned / "out" / f"map{r}.json").read_text()) for r in range(2)]
     expected = [[i % 2, i] for i in range(7)]  # who did it, in input order, on every rank
     assert [r["mapped"] for r in ranks] == [expected, expected]
     # rank 1 raises its own error; rank 0, which did its share, hears of it instead of hanging
