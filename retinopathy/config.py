@@ -131,6 +131,7 @@ class RunConfig:
     device: str = DEFAULT_DEVICE
     # one batch of each split, one epoch: the whole pipeline checked in seconds (fast_dev_run.py)
     fast_dev_run: bool = False
+    keep_last: bool = False  # keep checkpoints/last.pt once the run ends (training_state.py)
     # The engine's settings; a mapping holds only the ones chosen by hand, and becomes a
     # TrainConfig with the DR recipe for the rest.
     train: TrainConfig | Mapping[str, Any] = field(default_factory=dict)

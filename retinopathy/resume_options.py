@@ -12,7 +12,7 @@ from retinopathy.config import DERIVED, RECORDED, RunConfig
 # Options a resume may be given with other values: they change how fast, not what, is computed
 # (the thread count a resume takes from the run's record, with a warning).
 FREE_ON_RESUME = frozenset(
-    {"workers", "num_workers", "checkpoint_every", "plots", "threads", "tensorboard"}
+    {"workers", "num_workers", "checkpoint_every", "plots", "threads", "tensorboard", "keep_last"}
 )
 
 # The options whose flag is not their name with dashes (see :meth:`RunConfig.from_options`).

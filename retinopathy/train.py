@@ -41,6 +41,7 @@ from retinopathy.prepare import prepare_sources, reopen
 from retinopathy.provenance import run_provenance, trained_on_record
 from retinopathy.resume_options import changed_options, flag_of
 from retinopathy.tasks import Task
+from retinopathy.training_state import prune_training_state, pruned, refuse_to_continue
 from shared.backbones import weights_line, weights_record
 from shared.device import describe, pick_device
 from shared.distributed import (
@@ -54,7 +55,14 @@ from shared.engine import Trainer
 from shared.engine.tensorboard import TensorBoardLog
 from shared.errors import UserError
 from shared.rng import seed_everything
-from shared.runs import check_new_run_dir, new_run_dir, require_run_dir, write_config
+from shared.runs import (
+    check_new_run_dir,
+    new_run_dir,
+    read_config,
+    require_run_dir,
+    warn_other_versions,
+    write_config,
+)
 from shared.threads import choose_threads, cpu_threads, resumed_threads
 
 
@@ -90,6 +98,7 @@ def _train(config: RunConfig, device: torch.device, run: str | Path | None) -> P
         write_config(run_dir, config.to_json())
     barrier()  # every rank's Trainer reads the config rank 0 wrote
     _fit(run_dir, config, data, model, device, resume=False)
+    prune_training_state(run_dir, config.keep_last)
     return run_dir
 
 
@@ -124,7 +133,11 @@ def resume(
             f"cannot resume {run_dir} with other settings ({flags}): a resume keeps the run's "
             "own, and may only add epochs (--epochs)"
         )
-    config.tensorboard = config.tensorboard or bool((options or {}).get("tensorboard"))
+    for flag in ("tensorboard", "keep_last"):  # asked for now: taken on
+        setattr(config, flag, getattr(config, flag) or bool((options or {}).get(flag)))
+    ended = pruned(run_dir)
+    if ended and epochs is not None and epochs > config.train.epochs:
+        refuse_to_continue(run_dir, epochs)
     device = pick_device(config.device)
     init_distributed(device)
     if epochs is not None and _plan_more_epochs(config, epochs, run_dir) and is_main_process():
@@ -132,8 +145,14 @@ def resume(
     barrier()  # the Trainer of every rank reads the config rank 0 wrote
     with cpu_threads(resumed_threads(config.train.threads, threads)):
         data = RunData.of_run(reopen(config), config, run_dir)
+        if ended:  # finished, nothing to train: evaluated again, as a finished run is
+            if is_main_process():
+                warn_other_versions(read_config(run_dir))
+            evaluate_run(run_dir, data, device)
+            return run_dir
         model, _ = build_run_model(config)
         _fit(run_dir, config, data, model, device, resume=True)
+    prune_training_state(run_dir, config.keep_last)
     return run_dir
 
 

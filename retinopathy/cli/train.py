@@ -60,7 +60,7 @@ from shared.errors import UserError
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
                "finetune", "select", "device", "sampling", "class_weights", "head", "loss",
                "label_smoothing", "augment", "tta", "tensorboard", "thresholds", "spec_target",
-               "sens_target", "bootstrap")  # fmt: skip
+               "sens_target", "bootstrap", "keep_last")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
                   "precision", "accum_steps", "clip_grad_norm", "seed", "threads",
@@ -240,6 +240,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also write TensorBoard event files in RUN/tensorboard/: the scalars, the "
         "validation confusion matrix and graded photos per epoch (pip install "
         "'visionlab[tensorboard]'; default: off, metrics.csv always)",
+    )
+    out.add_argument(
+        "--keep-last",
+        action="store_true",
+        default=None,
+        help="keep checkpoints/last.pt (the optimiser's state too) once the run ends, so that "
+        "--resume RUN --epochs N can continue it later (default: removed; best.pt, the kept "
+        "model, always stays)",
     )
     out.add_argument(
         "--fast-dev-run",

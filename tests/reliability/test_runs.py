@@ -34,6 +34,7 @@ def train_argv(cache: Path, run: Path) -> list[str]:
         "train", "--arch", ARCH, "--task", "referable", "--epochs", "2", "--image-size", "32",
         "--synthetic-images", "60", "--synthetic-size", "64", "--batch-size", "16",
         "--pretrained", "no", "--cache", str(cache), "--workers", "1", "--run-dir", str(run),
+        "--keep-last",
     ]  # fmt: skip
 
 

@@ -101,7 +101,7 @@ FAULTS = [
     ("rename:best.pt:2:before", "the second best.pt written, not yet renamed"),
     ("rename:best.pt:1:after", "between best.pt and last.pt"),
     ("save:.last.:3", "halfway through a mid-epoch last.pt"),
-    ("rename:last.pt:5:before", "last.pt copied from best.pt at an epoch end, not yet renamed"),
+    ("rename:last.pt:5:before", "last.pt written after best.pt at an epoch end, not yet renamed"),
     ("rename:metrics.csv:1:before", "metrics.csv rewritten with its header, not yet renamed"),
 ]
 RANDOM_KILLS = 4

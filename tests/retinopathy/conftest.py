@@ -19,7 +19,7 @@ def train_args(cache: Path, run: Path) -> list[str]:
         "train", "--arch", "resnet18", "--epochs", "2", "--image-size", "32",
         "--synthetic-images", "400", "--synthetic-size", "128", "--batch-size", "32",
         "--pretrained", "no", "--cache", str(cache), "--workers", "2", "--run-dir", str(run),
-        "--precision", "fp32",
+        "--precision", "fp32", "--keep-last",
     ]  # fmt: skip
 
 

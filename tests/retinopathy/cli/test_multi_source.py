@@ -30,7 +30,7 @@ def pooled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Pat
     args = [
         "train", f"{sets[0]},{sets[1]}", "--task", "referable", "--arch", "resnet18",
         "--epochs", "1", "--image-size", "32", "--batch-size", "32", "--pretrained", "no",
-        "--cache", str(base / "cache"), "--workers", "2", "--run-dir", str(run),
+        "--cache", str(base / "cache"), "--workers", "2", "--run-dir", str(run), "--keep-last",
         "--precision", "fp32", "--bootstrap", "50",
     ]  # fmt: skip
     assert main(args) == 0

@@ -38,7 +38,8 @@ def tiny_training(cache: Path) -> list[str]:
 def assert_one_complete_run(runs: Path, done: subprocess.CompletedProcess) -> Path:
     (run,) = runs.iterdir()  # one folder, not one per rank
     assert all((run / name).is_file() for name in RUN_FILES)
-    assert RunPaths(run).best.is_file() and RunPaths(run).last.is_file()
+    # the kept model stays; the finished run's training state is removed (no --keep-last)
+    assert RunPaths(run).best.is_file() and not RunPaths(run).last.exists()
     assert [row["epoch"] for row in MetricsLog(RunPaths(run).metrics).rows()] == [1]
     assert done.stdout.count("report: ") == 1  # the summary, printed by rank 0 alone
     return run
