@@ -17,6 +17,8 @@ import subprocess
 import warnings
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -24,6 +26,9 @@ import torchvision
 
 from retinopathy.__main__ import main
 from retinopathy.config import RunConfig
+from retinopathy.evaluate import fusion_alpha
+from retinopathy.fusion import fuse
+from retinopathy.predict import UNVALIDATED_ALPHA
 from shared import backbones
 from shared.backbones.weights_file import sha256_prefix
 
@@ -87,6 +92,25 @@ def evaluates_and_predicts(run: Path, cache: Path, tmp_path: Path) -> None:
     assert main(["predict", "--run-dir", str(run), str(folder), "--out", str(grades)]) == 0
     table = pd.read_csv(grades)
     assert len(table) == 3 and set(table["grade"]) <= {0, 1}
+    # Grad-CAM finds the timm model's last convolutional stage; each map has its photo's size
+    argv = ["predict", "--run-dir", str(run), str(folder), "--out", str(grades), "--explain"]
+    assert main(argv) == 0
+    for name, overlay in pd.read_csv(grades)[["path", "explain"]].itertuples(index=False):
+        shape = cv2.imread(str(name)).shape[:2]
+        assert cv2.imread(str(grades.parent / overlay)).shape[:2] == shape
+    # both eyes of a patient blended, as for our own backbones
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    for eye, source in zip(("7_left", "7_right"), sorted(folder.iterdir())[:2], strict=True):
+        shutil.copy(source, pair / f"{eye}.jpeg")
+    argv = ["predict", "--run-dir", str(run), str(pair), "--out", str(grades)]
+    assert main(argv) == 0
+    alone = pd.read_csv(grades).sort_values("id")[["p_0", "p_1"]].to_numpy()
+    assert main([*argv, "--fuse-eyes"]) == 0
+    fused = pd.read_csv(grades).sort_values("id")[["p_0", "p_1"]].to_numpy()
+    alpha = fusion_alpha(run)
+    expected = fuse(alone, ["7", "7"], UNVALIDATED_ALPHA if alpha is None else alpha)
+    np.testing.assert_allclose(fused, expected, atol=1e-5)
 
 
 def test_timm_resnet18_trains_evaluates_and_predicts(timm_run, cache: Path, tmp_path: Path) -> None:
