@@ -14,6 +14,8 @@ from pathlib import Path
 
 import tomllib
 
+from shared.errors import UserError
+
 LABS = Path(__file__).parent
 
 
@@ -28,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("name", nargs="?", help="recipe name (file stem in labs/)")
-    parser.add_argument("--out", type=Path, help="output folder (default runs/labs/<name>)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default runs/labs/<name>, or <name>-quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="smallest settings, for a smoke run")
     args = parser.parse_args(argv)
     available = recipes()
@@ -48,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         recipe = tomllib.load(f)
     recipe.setdefault("name", args.name)
     recipe["quick"] = args.quick
-    out = args.out or Path("runs/labs") / args.name
+    # a smoke run must never be reused as the real one, nor the other way round
+    out = args.out or Path("runs/labs") / (f"{args.name}-quick" if args.quick else args.name)
     out.mkdir(parents=True, exist_ok=True)
-    table = importlib.import_module(f"labs.runners.{recipe['app']}").run(recipe, out)
+    try:
+        table = importlib.import_module(f"labs.runners.{recipe['app']}").run(recipe, out)
+    except UserError as exc:
+        print(f"labs: error: {exc}", file=sys.stderr)
+        return 2
     print(f"results: {table}")
     return 0
 

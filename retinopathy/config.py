@@ -125,6 +125,7 @@ class RunConfig:
     sens_target: float = SENS_TARGET
     bootstrap: int = N_RESAMPLES  # resamples of the test set's 95% confidence intervals
     augment: bool = True
+    normalize: bool = True  # standardise inputs by the training photos' channel mean and std
     select: str = "val_qwk"  # the validation metric that picks the kept model
     tta: bool = False  # evaluate over flipped views too
     tensorboard: bool = False  # event files in the run folder too (shared.engine.tensorboard)

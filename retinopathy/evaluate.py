@@ -185,6 +185,7 @@ def _write_results(
     write_predictions(paths.root / PREDICTIONS, frame)
     sources = data.sources("test")
     by_source = None if sources is None else per_source(grading, test, sources)
+    explained, game = report.explain_section(paths.root, kept, data, frame)
     record = {
         "summary": summary,
         "test": _jsonable(results.test),
@@ -194,10 +195,10 @@ def _write_results(
         "operating_points": results.operating_points,
         "cut_points": results.cut_points,
         "grading": grading.to_json(),
+        **({"pointing_game": game.to_json()} if game and game.photos else {}),
     }
     atomic_write_text(paths.root / METRICS_JSON, json.dumps(record, indent=1))
     baseline = majority_baseline(data.train.labels, test.labels, task.num_classes)
-    explained = report.explain_section(paths.root, kept, data, frame)
     _write_report(paths, kept, data, grading, results, fused, baseline, explained, by_source)
     print(report.summary(task, results.test, paths.root))
     for name, m in (by_source or {}).items():

@@ -80,6 +80,10 @@ class PointingGame:
     def rate(self) -> float:
         return self.hits / self.photos if self.photos else float("nan")
 
+    def to_json(self) -> dict[str, float | int]:
+        return {"rate": self.rate, "hits": self.hits, "photos": self.photos,
+                "baseline": self.baseline}  # fmt: skip
+
     def line(self) -> str:
         return (
             f"pointing game: {self.rate:.2f} of {self.photos} photos "

@@ -264,8 +264,8 @@ def provenance_lines(provenance: Provenance | None) -> list[str]:
     return lines
 
 
-def explain_section(run_dir: Path, kept: Any, data: Any, predictions: Any) -> str:
-    """The "Why this grade" section: heat-map gallery, pointing game (:mod:`.report_explain`)."""
+def explain_section(run_dir: Path, kept: Any, data: Any, predictions: Any) -> tuple[str, Any]:
+    """The "Why this grade" section and its pointing game (:mod:`.report_explain`)."""
     from retinopathy.report_explain import explain_section  # torch and the model: only here
 
     return explain_section(run_dir, kept, data, predictions)

@@ -1,7 +1,7 @@
 """The report's "Why this grade" section: a gallery of heat maps and the pointing game.
 
     from retinopathy.report_explain import explain_section
-    text = explain_section(run_dir, kept, data, predictions)  # + plots/explain_gallery.png
+    text, game = explain_section(run_dir, kept, data, predictions)  # + plots/explain_gallery.png
 
 **Gallery.** For each true class, up to :data:`GALLERY_EACH` test photos the model graded right
 and as many it graded wrong (the first in the test split's order), each with its Grad-CAM map for
@@ -57,17 +57,19 @@ class _Photo:
 
 def explain_section(
     run_dir: Path, kept: KeptModel, data: RunData, predictions: pd.DataFrame
-) -> str:
-    """The section's markdown; writes the gallery figure into the run's ``plots/``."""
+) -> tuple[str, PointingGame | None]:
+    """The section's markdown and the pointing game (None: no maps); writes the gallery figure
+    into the run's ``plots/``."""
     title = "## Why this grade\n\n"
     try:
         explainer = Explainer(kept)
     except CaptumMissing:
-        return f"{title}The gallery of heat maps needs captum: `{INSTALL}`.\n"
+        return f"{title}The gallery of heat maps needs captum: `{INSTALL}`.\n", None
     except UserError as exc:
-        return f"{title}No heat maps: {exc}.\n"
+        return f"{title}No heat maps: {exc}.\n", None
     photos = _test_photos(data, predictions)
     figure = _gallery(RunPaths(run_dir).plots / GALLERY, photos, explainer, data)
+    game = _pointing(photos, explainer)
     lines = [
         title.rstrip(),
         "",
@@ -77,10 +79,10 @@ def explain_section(
         "",
         f"![explain gallery]({figure.relative_to(run_dir).as_posix()})",
         "",
-        _pointing_text(_pointing(photos, explainer)),
+        _pointing_text(game),
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), game
 
 
 def _test_photos(data: RunData, predictions: pd.DataFrame) -> list[_Photo]:

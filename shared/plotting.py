@@ -78,11 +78,12 @@ def plot_metric_panels(
     xlabel: str = "epoch",
     ylabels: Mapping[str, str] | None = None,
     kept: int | None = None,
+    title: str = "",
 ) -> Path:
     """Several curve panels side by side, e.g. ``{"loss": {...}, "accuracy": {...}}``.
 
     ``ylabels``: each panel's y label by panel name (default: the name); ``kept``: the epoch
-    (1 = the first) whose model the run kept, marked on every panel."""
+    (1 = the first) whose model the run kept, marked on every panel; ``title``: over them all."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
         for name, values in series.items():
@@ -93,6 +94,8 @@ def plot_metric_panels(
         ax.set(title=title, xlabel=xlabel, ylabel=(ylabels or {}).get(title, title))
         ax.grid(alpha=0.3)
         ax.legend()
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)
 
 

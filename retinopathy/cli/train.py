@@ -59,8 +59,8 @@ from shared.errors import UserError
 # The flags below, by the config field each sets (RunConfig's, then TrainConfig's).
 RUN_OPTIONS = ("split_seed", "test_size", "val_size", "arch", "task", "pretrained",
                "finetune", "select", "device", "sampling", "class_weights", "head", "loss",
-               "label_smoothing", "augment", "tta", "tensorboard", "thresholds", "spec_target",
-               "sens_target", "bootstrap", "keep_last")  # fmt: skip
+               "label_smoothing", "augment", "normalize", "tta", "tensorboard", "thresholds",
+               "spec_target", "sens_target", "bootstrap", "keep_last")  # fmt: skip
 ENGINE_OPTIONS = ("num_workers", "epochs", "batch_size", "optimizer", "lr", "momentum",
                   "weight_decay", "scheduler", "plateau_patience", "early_stopping_patience",
                   "precision", "accum_steps", "clip_grad_norm", "seed", "threads",
@@ -230,6 +230,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         default=None,
         help="no flips/rotation/crop/colour jitter",
+    )
+    imb.add_argument(
+        "--no-normalize",
+        dest="normalize",
+        action="store_false",
+        default=None,
+        help="inputs only scaled to 0..1, not standardised by the training photos' channel "
+        "mean and std",
     )
     out = p.add_argument_group("output")
     add_run_dir_argument(out, "run folder (default: runs/retinopathy/<time>-<arch>-<task>)")

@@ -77,7 +77,10 @@ class RunData:
         split = _make_split(prepared, config)
         if config.fast_dev_run:  # one batch of each split
             split = split.groupby("split", sort=False).head(config.train.batch_size)
-        mean, std = prepared.channel_stats(split_ids(split, "train"))
+        if config.normalize:
+            mean, std = prepared.channel_stats(split_ids(split, "train"))
+        else:  # recorded like measured statistics, so evaluate and predict follow unchanged
+            mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
         return cls._assemble(prepared, split, config, mean, std)
 
     @classmethod

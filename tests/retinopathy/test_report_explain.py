@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ def _section_inputs(run: Path):
 def test_the_report_shows_the_gallery_and_the_pointing_game(trained) -> None:
     run, _ = trained
     assert "## Why this grade" in (run / "report.md").read_text()
-    text = report.explain_section(run, *_section_inputs(run))
+    text, game_kept = report.explain_section(run, *_section_inputs(run))
     assert "![explain gallery](plots/explain_gallery.png)" in text and "`layer4`" in text
     gallery = cv2.imread(str(run / "plots" / "explain_gallery.png"))
     assert gallery is not None and gallery.shape[0] > 100
@@ -34,13 +35,20 @@ def test_the_report_shows_the_gallery_and_the_pointing_game(trained) -> None:
     assert game is not None, text
     rate, photos, baseline = float(game[1]), int(game[2]), float(game[3])
     assert photos > 0 and 0 <= rate <= 1 and 0 < baseline < 1
+    assert (game_kept.photos, round(game_kept.rate, 2)) == (photos, rate)
+    # the evaluation keeps the same game in test_metrics.json, for tables to read
+    stored = json.loads((run / "test_metrics.json").read_text())["pointing_game"]
+    assert stored["photos"] == photos and round(stored["rate"], 2) == rate
+    assert round(stored["baseline"], 2) == baseline
 
 
 def test_without_captum_the_section_is_one_line(trained, monkeypatch) -> None:
     run, _ = trained
     inputs = _section_inputs(run)
     monkeypatch.setitem(sys.modules, "captum.attr", None)
-    text = report.explain_section(run, *inputs).strip()
+    text, game = report.explain_section(run, *inputs)
+    text = text.strip()
+    assert game is None
     assert text.splitlines()[-1] == "The gallery of heat maps needs captum: `pip install captum`."
     assert len(text.splitlines()) == 3  # the title, a blank line, the sentence
 
@@ -50,5 +58,6 @@ def test_photos_without_masks_have_no_pointing_game(trained, tmp_path, monkeypat
     from retinopathy import report_explain
 
     monkeypatch.setattr(report_explain, "mask_path", lambda photo: tmp_path / "none.png")
-    text = report.explain_section(run, *_section_inputs(run))
+    text, game = report.explain_section(run, *_section_inputs(run))
+    assert game is not None and game.photos == 0
     assert "No lesion masks for these test photos: no pointing game" in text

@@ -51,3 +51,25 @@ def test_without_a_run_folder_nothing_is_kept(trained, tmp_path, capsys, monkeyp
         torch.set_num_threads(before)
     assert "nothing kept (--run-dir keeps it)" in capsys.readouterr().out
     assert list(scratch.iterdir()) == []
+
+
+def test_no_normalize_scales_the_inputs_to_0_1_and_records_it(trained, tmp_path) -> None:
+    from retinopathy.config import RunConfig
+    from retinopathy.data.run_data import RunData
+    from retinopathy.prepare import reopen
+
+    _, cache = trained
+    run = tmp_path / "plain"
+    before = torch.get_num_threads()
+    try:
+        assert main([*_args(cache), "--no-normalize", "--run-dir", str(run)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    config = json.loads((run / "config.json").read_text())
+    assert config["normalize"] is False
+    assert (config["mean"], config["std"]) == ([0.0] * 3, [1.0] * 3)
+    loaded = RunConfig.from_json(config)
+    assert loaded.normalize is False
+    data = RunData.of_run(reopen(loaded), loaded, run)
+    image = data.test[0][0]
+    assert float(image.min()) >= 0.0 and float(image.max()) <= 1.0 and float(image.max()) > 0.2
