@@ -43,8 +43,9 @@ def stylize(
     the method works at: by default Gatys's one scale, Johnson the photo's own size; the result
     is brought back to the photo's size), ``device`` (auto, cuda, mps, cpu), ``threads``
     (default: the idle cores), ``precision`` (auto, fp32, bf16, fp16: what the network computes
-    in), ``out`` (write the result there and return its Path). For Gatys
-    only: ``iters``, ``preserve_color``, ``seed``, ``style_weights``,
+    in), ``preserve_color`` (keep the photo's colours, the style's luminance only), ``out``
+    (write the result there and return its Path). For Gatys only: ``iters``, ``seed``,
+    ``style_weights``,
     ``scales``, ``optimizer``, ``lr``, ``loss``, ``init``, ``content_weight``, ``style_weight``,
     ``tv_weight``, ``style_scale``, ``normalize``, ``content_layers``, ``style_layers`` (the
     fields of :class:`~style_transfer.gatys.config.GatysConfig`), and the loss network's

@@ -13,6 +13,7 @@ from PIL import Image
 from shared.device import pick_device
 from shared.errors import UserError
 from shared.threads import cpu_threads
+from style_transfer.color import recombine
 from style_transfer.images import (
     as_rgb,
     check_writable,
@@ -32,6 +33,7 @@ REQUEST_OPTIONS = (
     "device",
     "threads",
     "precision",
+    "preserve_color",
 )  # StylizeRequest's own fields
 OPTIONS = ("style_image", "out", *REQUEST_OPTIONS, *GATYS_OPTIONS)
 
@@ -97,18 +99,24 @@ def _at_size(result: torch.Tensor, photo: np.ndarray) -> np.ndarray:
 
 
 def johnson_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Style]) -> np.ndarray:
-    from style_transfer.johnson.infer import choose_precision, transform_image
+    from style_transfer.johnson.infer import choose_precision, transform_images
     from style_transfer.johnson.model_file import load_model
     from style_transfer.johnson.net import to_inference
 
     device = pick_device(request.device)
+    small = shrink(photo, request.size)
+    same_size = small.shape == photo.shape
     with cpu_threads(request.threads):
         model, _ = load_model(styles[0].model_path, device)
         dtype = choose_precision(to_inference(model, device), request.precision, device)
-        styled = transform_image(model.to(dtype), shrink(photo, request.size))
-    if styled.shape == photo.shape:
+        keep = request.preserve_color and same_size
+        styled = transform_images(model.to(dtype), [small], preserve_color=keep)[0]
+    if same_size:
         return styled
-    return _at_size(to_tensor(styled), photo)
+    result = resize(to_tensor(styled), tuple(photo.shape[:2]))
+    if request.preserve_color:  # the photo's chroma at its own resolution, not the shrunk one's
+        result = recombine(result, to_tensor(photo))
+    return to_uint8(result)
 
 
 def gatys_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Style]) -> np.ndarray:

@@ -34,7 +34,12 @@ from style_transfer.styles import BUNDLED, Style, pick_styles
 METHOD_CHOICES = ("auto", "gatys", "johnson")
 BACKEND_CHOICES = ("torch", "onnxruntime")  # what runs Johnson's network
 NETWORK_OPTIONS = tuple(f.name for f in fields(LossNetworkConfig))
-GATYS_OPTIONS = (*(f.name for f in fields(GatysConfig)), *NETWORK_OPTIONS)
+# GatysConfig's fields that every method takes, so they are the request's own, not options
+EVERY_METHOD = ("preserve_color",)
+GATYS_OPTIONS = (
+    *(f.name for f in fields(GatysConfig) if f.name not in EVERY_METHOD),
+    *NETWORK_OPTIONS,
+)
 # What each Gatys option is when not given (style_weights: equal weights); with auto, one set
 # to anything else asks for Gatys.
 GATYS_DEFAULTS: dict[str, Any] = {
@@ -53,6 +58,8 @@ class StylizeRequest:
     the photo's own size). ``threads`` None: the idle cores. ``precision``: what Johnson's network,
     or Gatys's loss network, computes in (:mod:`shared.precision`; auto: bf16 where native and
     faster for the network; Gatys's image, Gram matrices and losses stay float32).
+    ``preserve_color``: the result keeps the photo's colours and takes the style's luminance
+    only (:mod:`style_transfer.color`; Gatys also matches each style's luminance to the photo's).
     """
 
     style: str = "starry"
@@ -66,6 +73,7 @@ class StylizeRequest:
     threads: int | None = None
     precision: str = DEFAULT_PRECISION
     backend: str = "torch"  # Johnson's network: PyTorch, or onnxruntime on the CPU in float32
+    preserve_color: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
 
 

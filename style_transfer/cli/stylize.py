@@ -6,6 +6,7 @@
     python -m style_transfer stylize --style monet --style-image monet.jpg --content me.jpg
     python -m style_transfer stylize --style-image a.jpg --style-image b.jpg --style-weights 0.7,0.3
     python -m style_transfer stylize --style wave --scales 256,512,1024 --preserve-color
+    python -m style_transfer stylize --style starry --content chelsea --preserve-color
     python -m style_transfer stylize --style starry --content photos/ --backend onnxruntime
     torchrun --nproc_per_node 2 -m style_transfer stylize --style starry --content photos/
 
@@ -194,13 +195,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--no-layer-norm gives the paper's raw weighting",
     )
     opt.add_argument(
+        "--seed", type=int, help=f"for noise starts and random weights {_gatys('seed')}"
+    )
+    io.add_argument(
         "--preserve-color",
         action="store_true",
         default=None,
-        help="transfer luminance only, keep the photo's colours",
-    )
-    opt.add_argument(
-        "--seed", type=int, help=f"for noise starts and random weights {_gatys('seed')}"
+        help="keep the photo's colours, take the style's luminance only (either method)",
     )
     run_ = p.add_argument_group("compute")
     add_device_argument(run_)
@@ -218,7 +219,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     request = StylizeRequest(
         **given(args, "style", "style_weights", "content", "out", "method", "size"),
-        **given(args, "device", "threads", "precision", "backend"),
+        **given(args, "device", "threads", "precision", "backend", "preserve_color"),
         style_images=tuple(args.style_image or ()),
         options=given(args, *GATYS_OPTIONS),
     )

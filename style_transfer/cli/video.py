@@ -4,6 +4,7 @@
     python -m style_transfer video clip.mp4 --model my_style.safetensors --stabilize 0.5
     make stylize-video STYLE=starry VIDEO=clip.mp4 [OUT=out.mp4] [ARGS="--stabilize"]
     make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--precision bf16"
+    make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--preserve-color"
 
 Frames stream through (decode, stylise in batches, encode); none is written to disk. The output is
 H.264 with the input's audio (or mp4v without audio: --codec mp4v), written under a temporary name
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the frames a truncated or damaged video decodes (a warning); without it "
         "such a video is refused and nothing is written",
     )
+    parser.add_argument(
+        "--preserve-color",
+        action="store_true",
+        default=None,
+        help="keep every frame's colours, take the style's luminance only",
+    )
     add_device_argument(parser)
     add_threads_argument(parser)
     add_precision_argument(parser)
@@ -73,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names = ("style", "model", "out", "batch_size", "stabilize", "codec", "allow_partial")
+    names += ("preserve_color",)
     names += ("device", "threads", "precision")
     run_video(VideoRequest(args.video, **given(args, *names)))
     return 0

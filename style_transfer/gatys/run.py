@@ -50,9 +50,8 @@ def settings_for(request: StylizeRequest) -> tuple[GatysConfig, LossNetworkConfi
     """The method's settings and the loss network's, from the options the request gives."""
     options = request.options
     network = LossNetworkConfig(**{k: v for k, v in options.items() if k in NETWORK_OPTIONS})
-    config = config_from(
-        {k: v for k, v in options.items() if k not in NETWORK_OPTIONS}, size=request.size
-    )
+    chosen = {k: v for k, v in options.items() if k not in NETWORK_OPTIONS}
+    config = config_from({**chosen, "preserve_color": request.preserve_color}, size=request.size)
     return config, network
 
 

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from shared.errors import UserError
 from shared.image_files import list_images
 from shared.precision import NAMES, faster, machine_key, remembered, resolve_precision
+from style_transfer.color import recombine
 from style_transfer.images import photo_size, read_photo, write_image
 from style_transfer.johnson.net import MIN_SIDE, channels_last, to_inference
 from style_transfer.johnson.tiles import (
@@ -115,16 +116,21 @@ def transform_images(
     overlap: int = DEFAULT_OVERLAP,
     budget: int | None = None,
     progress: bool = False,
+    preserve_color: bool = False,
 ) -> list[ImageLike]:
     """Stylise ``images`` (arrays or tensors, any sizes), same-size ones ``batch_size`` at a time.
 
     Returns the results in input order, each of its input's size and type. The model runs in
     eval mode and channels_last (it stays channels_last; a training model gets its mode back).
+    ``preserve_color``: each result keeps its photo's colours, the network's luminance only
+    (:func:`style_transfer.color.recombine`).
     """
     training = model.training
     model = to_inference(model, _device_of(model))
     try:
-        return _transform_images(model, images, batch_size, tile, overlap, budget, progress)
+        return _transform_images(
+            model, images, batch_size, tile, overlap, budget, progress, preserve_color
+        )
     finally:
         model.train(training)
 
@@ -137,6 +143,7 @@ def _transform_images(
     overlap: int,
     budget: int | None,
     progress: bool,
+    preserve_color: bool,
 ) -> list[ImageLike]:
     device = _device_of(model)
     results: list[ImageLike | None] = [None] * len(images)
@@ -150,6 +157,8 @@ def _transform_images(
                 for i, y in zip(
                     batch, _run(model, images, batch, tile, overlap, budget), strict=True
                 ):
+                    if preserve_color:
+                        y = recombine(y, _to_batch(images[i], y.device)[0])
                     results[i] = _from_batch(y, images[i])
                 bar.update(len(batch))
     bar.close()
@@ -213,6 +222,7 @@ def transform_folder(
     tile: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
     progress: bool = True,
+    preserve_color: bool = False,
 ) -> list[Path]:
     """Stylise the images of a folder into ``out_dir`` under the same names.
 
@@ -232,7 +242,12 @@ def transform_folder(
             chunk = group[i : i + batch_size]
             photos = [read_photo(p) for p in chunk]
             outs = transform_images(
-                model, photos, batch_size=batch_size, tile=tile, overlap=overlap
+                model,
+                photos,
+                batch_size=batch_size,
+                tile=tile,
+                overlap=overlap,
+                preserve_color=preserve_color,
             )
             for p, y in zip(chunk, outs, strict=True):
                 written.append(write_image(y, out_dir / p.name))

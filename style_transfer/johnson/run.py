@@ -143,6 +143,7 @@ def transform_sources(
     outputs: Outputs,
     tally: Tally,
     batch_size: int = BATCH_SIZE,
+    preserve_color: bool = False,
 ) -> None:
     """Read, stylise and write ``batch_size`` photos at a time (a folder of any length fits).
 
@@ -156,7 +157,8 @@ def transform_sources(
     def run_batch(span: range) -> Tally:
         nonlocal room
         part = Tally(room=room)
-        stylise_batch(model, sources[span.start : span.stop], max_side, outputs, part, batch_size)
+        chunk = sources[span.start : span.stop]
+        stylise_batch(model, chunk, max_side, outputs, part, batch_size, preserve_color)
         room -= len(part.pairs)
         return part
 
@@ -173,6 +175,7 @@ def stylise_batch(
     outputs: Outputs,
     tally: Tally,
     batch_size: int,
+    preserve_color: bool = False,
 ) -> None:
     """Read ``batch``, stylise what reads and write it; an unreadable photo is skipped, unless
     it is the only one of the command (``outputs.many`` False), which raises."""
@@ -188,7 +191,7 @@ def stylise_batch(
     if not chunk:
         return
     start = time.perf_counter()
-    styled = transform_images(model, photos, batch_size=batch_size)
+    styled = transform_images(model, photos, batch_size=batch_size, preserve_color=preserve_color)
     tally.stylise += time.perf_counter() - start
     for source, photo, result in zip(chunk, photos, styled, strict=True):
         write_image(result, outputs.image(source_name(source)))
@@ -281,7 +284,9 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
                 f"{describe(device)}, {NAMES[dtype]}, {request.backend}{ranks}"
             )
         try:
-            transform_sources(model, sources, request.size, outputs, tally)
+            transform_sources(
+                model, sources, request.size, outputs, tally, preserve_color=request.preserve_color
+            )
         except BaseException:
             outputs.remove_if_empty()
             raise
@@ -298,6 +303,7 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         "threads": threads,
         "precision": NAMES[dtype],
         "backend": request.backend,
+        "preserve_color": request.preserve_color,
         "ranks": world_size(),
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }

@@ -59,12 +59,21 @@ class NetworkTimer:
 
 
 def stylised_in_order(
-    model: nn.Module, batches: Iterable[Batch], workers: int, timer: NetworkTimer
+    model: nn.Module,
+    batches: Iterable[Batch],
+    workers: int,
+    timer: NetworkTimer,
+    preserve_color: bool = False,
 ) -> Iterator[tuple[Batch, list[np.ndarray]]]:
-    """Each batch with its stylised frames, in the batches' order, ``workers`` at a time."""
+    """Each batch with its stylised frames, in the batches' order, ``workers`` at a time;
+    ``preserve_color``: the frames keep their own colours (the network's luminance only)."""
 
     def stylise(batch: Batch) -> list[np.ndarray]:
-        return timer.timed(lambda: transform_images(model, batch, batch_size=len(batch)))
+        return timer.timed(
+            lambda: transform_images(
+                model, batch, batch_size=len(batch), preserve_color=preserve_color
+            )
+        )
 
     if workers == 1:
         for batch in batches:

@@ -92,6 +92,7 @@ class VideoReport:
     threads: tuple[int, int, int] = (1, 1, 1)  # network, decoder, encoder
     notes: list[str] = field(default_factory=list)
     flicker_every: int = 1  # the warping errors measured on every k-th frame pair
+    preserve_color: bool = False  # the frames kept their colours
 
     def summary(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
@@ -99,7 +100,8 @@ class VideoReport:
         sampled = f", every {self.flicker_every}th frame pair" if self.flicker_every > 1 else ""
         return (
             f"{self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3f} fps "
-            f"({self.fps}), {self.codec}, audio: {self.audio}; {self.precision}, threads: "
+            f"({self.fps}), {self.codec}, audio: {self.audio}; {self.precision}"
+            f"{', colours kept' if self.preserve_color else ''}, threads: "
             f"{network} network, {decode} decode, {encode} encode; warping error "
             f"{self.warping_error:.5f} (input {self.input_warping_error:.5f}{sampled}); "
             f"{rate:.2f} frames/s ({self.network_seconds / self.seconds:.0%} of the time in the "
@@ -151,6 +153,7 @@ class VideoRequest:
     device: str = DEFAULT_DEVICE
     threads: int | None = None  # None: the idle cores
     precision: str = DEFAULT_PRECISION  # the network's, as for stylize
+    preserve_color: bool = False  # keep the frames' colours, the style's luminance only
 
 
 def model_path_for(style: str | None, model: Path | None) -> Path:
@@ -192,6 +195,7 @@ def run_video(request: VideoRequest) -> VideoReport:
             codec=request.codec,
             allow_partial=request.allow_partial,
             threads=threads,
+            preserve_color=request.preserve_color,
         )
     for note in report.notes:
         print(f"warning: {note}", file=sys.stderr)
@@ -213,14 +217,16 @@ def transform_video(
     allow_partial: bool = VideoRequest.allow_partial,
     threads: int | None = None,
     progress: bool = True,
+    preserve_color: bool = False,
 ) -> VideoReport:
     """Stylise every frame of ``src`` into ``dst``: same fps, size, frame count (and audio).
 
     ``stabilize`` in [0, 1): how much of the previous output, moved along the optical flow,
     each frame keeps (0: off). ``threads``: the CPU budget (None: torch's count, which
-    :func:`shared.threads.cpu_threads` set). Bad input raises :class:`UserError` before ``dst``
-    exists; an input that decodes fewer frames than its container lists raises it after the
-    work, and ``dst`` is not written, unless ``allow_partial``.
+    :func:`shared.threads.cpu_threads` set). ``preserve_color``: every frame keeps its own
+    colours and takes the network's luminance only. Bad input raises :class:`UserError`
+    before ``dst`` exists; an input that decodes fewer frames than its container lists raises
+    it after the work, and ``dst`` is not written, unless ``allow_partial``.
     """
     src, dst = Path(src), Path(dst)
     codec = check_request(src, dst, codec, batch_size, stabilize)
@@ -236,7 +242,7 @@ def transform_video(
         temporal = TemporalFilter(stabilize, 1 if stabilize else FLICKER_EVERY)
         frames, network_seconds = _run_pipeline(
             model, (src, decode), info, writer, batch_size, temporal, progress,
-            network_workers(budget, weight.device.type),
+            network_workers(budget, weight.device.type), preserve_color,
         )  # fmt: skip
         notes += frame_count_notes(src, info, frames, allow_partial)
         # OpenCV's mp4v writer keeps a decimal (2997/100 for 30000/1001): report what the
@@ -247,21 +253,12 @@ def transform_video(
                      f"{info.fps}: mp4v stores the rate as a decimal")  # fmt: skip
     out_error, in_error = temporal.warping_errors()
     return VideoReport(
-        frames=frames,
-        width=info.width,
-        height=info.height,
-        fps=stored,
-        codec=codec,
-        audio=writer.audio_note,
-        warping_error=out_error,
-        input_warping_error=in_error,
-        seconds=time.perf_counter() - start,
-        network_seconds=network_seconds,
-        precision=NAMES.get(weight.dtype, str(weight.dtype)),
-        threads=(budget, decode, encode),
-        notes=notes,
-        flicker_every=temporal.measure_every,
-    )
+        frames=frames, width=info.width, height=info.height, fps=stored, codec=codec,
+        audio=writer.audio_note, warping_error=out_error, input_warping_error=in_error,
+        seconds=time.perf_counter() - start, network_seconds=network_seconds,
+        precision=NAMES.get(weight.dtype, str(weight.dtype)), threads=(budget, decode, encode),
+        notes=notes, flicker_every=temporal.measure_every, preserve_color=preserve_color,
+    )  # fmt: skip
 
 
 def frame_count_notes(src: Path, info: VideoInfo, frames: int, allow_partial: bool) -> list[str]:
@@ -304,6 +301,7 @@ def _run_pipeline(
     temporal: TemporalFilter,
     progress: bool,
     workers: int,
+    preserve_color: bool = False,
 ) -> tuple[int, float]:
     """Frames written, and the network's seconds (:class:`NetworkTimer`). ``source``: the video
     and its decoder's thread count; ``workers``: batches computed at once
@@ -319,7 +317,8 @@ def _run_pipeline(
     frames, timer = 0, NetworkTimer(workers)
     batches = _batches(decoded, stop, reader, batch_size)
     try:
-        for batch, outputs in stylised_in_order(model, batches, workers, timer):
+        styled_batches = stylised_in_order(model, batches, workers, timer, preserve_color)
+        for batch, outputs in styled_batches:
             put_checked(styled, list(zip(batch, outputs, strict=True)), sink)
             frames += len(batch)
         put_checked(styled, END, sink)

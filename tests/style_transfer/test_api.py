@@ -14,7 +14,8 @@ from PIL import Image
 import style_transfer
 from shared.errors import UserError
 from style_transfer.__main__ import main
-from style_transfer.johnson.infer import transform_image
+from style_transfer.color import rgb_to_ycbcr
+from style_transfer.johnson.infer import transform_image, transform_images
 from style_transfer.johnson.model_file import load_model
 from style_transfer.styles import get_style
 from tests.helpers import photo
@@ -46,6 +47,19 @@ def test_precision_is_taken_by_either_method(cat, method) -> None:
     assert not np.array_equal(fp32, bf16)  # computed in bfloat16, not silently in float32
     if method == "johnson":  # one pass (LBFGS's path, by contrast, moves with any rounding)
         assert np.abs(fp32.astype(int) - bf16).mean() < 1
+
+
+def test_preserve_color_is_taken_by_the_trained_network_too(cat) -> None:
+    """Both methods keep colours, so asking for it does not turn auto into Gatys."""
+    model, _ = load_model(get_style("wave").model_path)
+    kept = style_transfer.stylize(cat, style="wave", threads=1, precision="fp32",
+                                  preserve_color=True)  # fmt: skip
+    np.testing.assert_array_equal(kept, transform_images(model, [cat], preserve_color=True)[0])
+    # worked on smaller, the result still takes the full-size photo's colours
+    small = style_transfer.stylize(cat, style="wave", threads=1, size=32, preserve_color=True)
+    rgb = torch.from_numpy(np.stack([small, cat])).permute(0, 3, 1, 2).float()
+    chroma = rgb_to_ycbcr(rgb / 255)[:, 1:] * 255
+    assert small.shape == cat.shape and (chroma[0] - chroma[1]).abs().mean() < 1.5
 
 
 def test_a_pil_image_comes_back_as_one_of_its_size(cat) -> None:
@@ -111,7 +125,7 @@ def test_same_seed_same_result_and_the_callers_generators_untouched(cat) -> None
         ({"iterations": 5}, "unknown option(s) iterations"),
         ({"iters": 200}, "--iters is an option of the gatys method, but the johnson method runs"),
         ({"iters": 5, "method": "johnson"}, "--iters is an option of the gatys method"),
-        ({"preserve_color": True, "method": "johnson"}, "--preserve-color is an option of"),
+        ({"seed": 4, "method": "johnson"}, "--seed is an option of the gatys method"),
         ({"method": "fast"}, "method must be one of auto, gatys, johnson"),
         ({"style": "picasso"}, "unknown style 'picasso'"),
         ({"device": "cuda"}, "no CUDA device is available"),

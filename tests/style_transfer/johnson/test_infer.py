@@ -10,8 +10,10 @@ import torch
 from PIL import Image
 
 from shared.errors import UserError
+from style_transfer.color import rgb_to_ycbcr
 from style_transfer.johnson import infer
 from style_transfer.johnson.net import NetConfig, TransformerNet
+from tests.helpers import photo
 
 
 def test_batches_and_mixed_sizes_equal_one_by_one() -> None:
@@ -31,6 +33,25 @@ def test_batches_and_mixed_sizes_equal_one_by_one() -> None:
     out = infer.transform_image(net, tensor)
     assert isinstance(out, torch.Tensor) and out.shape == tensor.shape
     assert (out * 255 - torch.from_numpy(batched[1]).permute(2, 0, 1)).abs().max() <= 1
+
+
+def _ycbcr(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 RGB -> HxWx3 Y, Cb, Cr in [0, 255]."""
+    rgb = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+    return (rgb_to_ycbcr(rgb) * 255).permute(1, 2, 0).numpy()
+
+
+def test_preserve_color_keeps_the_photos_chroma_and_the_networks_luminance() -> None:
+    torch.manual_seed(0)
+    net = TransformerNet(NetConfig(widths=(8, 16, 32), residual_blocks=1))
+    cat = np.ascontiguousarray(photo("chelsea")[::6, ::6])  # a real photo, 50x76
+    plain = _ycbcr(infer.transform_image(net, cat))
+    kept = _ycbcr(infer.transform_images(net, [cat], preserve_color=True)[0])
+    original = _ycbcr(cat)
+    chroma_off = np.abs(kept[..., 1:] - original[..., 1:]).mean()
+    assert chroma_off < 1.5  # 8-bit rounding and the odd clipped pixel
+    assert np.abs(plain[..., 1:] - original[..., 1:]).mean() > 5 * chroma_off  # it moved them
+    assert np.abs(kept[..., 0] - plain[..., 0]).mean() < 1.5  # the network's luminance
 
 
 def test_too_small_image_is_a_user_error() -> None:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from style_transfer.color import rgb_to_ycbcr
 from style_transfer.johnson.infer import transform_images
 from style_transfer.johnson.net import TransformerNet
 from style_transfer.video import stream
@@ -48,6 +49,22 @@ def test_frames_reach_the_network_as_rgb(clip, tmp_path) -> None:
     mean_out = np.mean(frames_out, axis=(0, 1, 2))
     assert mean_out[2] < 8  # blue is gone ...
     assert abs(mean_out[0] - mean_in[0]) < 4 and abs(mean_out[1] - mean_in[1]) < 4  # red kept
+
+
+def test_preserve_color_gives_every_frame_its_own_colours_back(clip, tmp_path) -> None:
+    """The network drops blue; with the colours kept only its luminance shows."""
+    out = tmp_path / "kept.mp4"
+    report = stream.transform_video(DropBlue(), clip, out, progress=False, preserve_color=True)
+    assert report.preserve_color and "colours kept" in report.summary()
+
+    def chroma(frames: list[np.ndarray]) -> np.ndarray:
+        rgb = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+        return rgb_to_ycbcr(rgb)[:, 1:].numpy() * 255
+
+    frames_in, _ = decode(clip)
+    frames_out, _ = decode(out)
+    assert np.abs(chroma(frames_out) - chroma(frames_in)).mean() < 2
+    assert np.mean(frames_out, axis=(0, 1, 2))[2] > 0.8 * np.mean(frames_in, axis=(0, 1, 2))[2]
 
 
 class Flickering(nn.Module):
