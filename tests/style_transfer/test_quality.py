@@ -1,4 +1,4 @@
-"""The quality ruler: zero for identical images, size-free, and it sees a trained network's style."""
+"""The quality ruler: zero for identical images, free of size, and it sees a trained style."""
 
 from __future__ import annotations
 
