@@ -33,11 +33,12 @@ from retinopathy.config_checks import cut_points_option
 from retinopathy.data.prepared import problems_line
 from retinopathy.data.run_data import RunData
 from retinopathy.grading import (
+    CHECKPOINT_KEY,
     Grading,
     Outputs,
+    checkpoint_grading,
     choose_grading,
     choose_points,
-    read_grading,
     scored,
     with_cut_points,
     write_grading,
@@ -49,6 +50,7 @@ from retinopathy.prepare import reopen
 from retinopathy.provenance import run_provenance
 from retinopathy.results import Results, evaluation_results, fused_results, per_source
 from shared.atomic import atomic_write_text
+from shared.checkpoint import save_checkpoint
 from shared.device import describe, pick_device
 from shared.distributed import (
     all_gather_object,
@@ -144,18 +146,26 @@ def run_grading(
 ) -> Grading:
     """The run's stored grading (chosen and stored now if it has none), with ``choices``."""
     run = kept.config
-    grading = read_grading(run_dir, run.grading)
+    grading = checkpoint_grading(kept.checkpoint.state, run.grading)
     if grading is None:
         grading = choose_grading(
             run.grading, run.head, val,
             spec_target=run.spec_target, sens_target=run.sens_target, given=run.thresholds,
         )  # fmt: skip
         if tta == run.tta:  # chosen on the outputs the run itself gives: the run's own
-            write_grading(run_dir, grading)
+            store_grading(run_dir, kept, grading)
     targets = (choices.spec_target or run.spec_target, choices.sens_target or run.sens_target)
     if targets != (run.spec_target, run.sens_target):
         grading = replace(grading, points=choose_points(run.grading, val, *targets))
     return with_cut_points(grading, choices.cut_points)
+
+
+def store_grading(run_dir: Path, kept: KeptModel, grading: Grading) -> None:
+    """The grading into the kept checkpoint (its owner: :mod:`retinopathy.grading`), and its
+    readable copy into the run folder."""
+    kept.checkpoint.state[CHECKPOINT_KEY] = grading.to_json()
+    save_checkpoint(kept.checkpoint.path, kept.checkpoint.state)
+    write_grading(run_dir, grading)
 
 
 def _write_results(

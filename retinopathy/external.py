@@ -48,7 +48,7 @@ from retinopathy.evaluate import (
     kept_line,
     run_grading,
 )
-from retinopathy.grading import Grading, Outputs, read_grading, scored, with_cut_points
+from retinopathy.grading import Grading, Outputs, checkpoint_grading, scored, with_cut_points
 from retinopathy.metrics import format_rate, scalar_metrics
 from retinopathy.models import KeptModel, load_run_model
 from retinopathy.predictions import prediction_frame, write_predictions
@@ -157,7 +157,7 @@ def _grading(paths: RunPaths, kept: KeptModel, tta: bool, choices: Choices, devi
     """The run's stored grading; chosen again on the run's own validation photos only where the
     run has none stored or other screening targets are asked for."""
     run = kept.config
-    stored = read_grading(paths.root, run.grading)
+    stored = checkpoint_grading(kept.checkpoint.state, run.grading)
     if stored is not None and choices.spec_target is None and choices.sens_target is None:
         return with_cut_points(stored, choices.cut_points)
     own = RunData.of_run(reopen(run), run, paths.root)

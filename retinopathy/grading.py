@@ -1,8 +1,11 @@
 """How a run turns its head's outputs into grades and referrals, and the run file that keeps
 what was chosen for that on validation.
 
-The run's first evaluation (the end of ``train``) chooses on the validation split and writes
-``thresholds.json`` in the run folder (:data:`THRESHOLDS_JSON`, the one owner of the name):
+The run's first evaluation (the end of ``train``) chooses on the validation split and stores
+the choice in the kept checkpoint (``best.pt``'s :data:`CHECKPOINT_KEY` entry: the grading
+belongs to the weights it was chosen for, so a resumed run whose training rewrites ``best.pt``
+chooses again instead of grading a new model by an old model's cut points), with a readable copy
+in ``thresholds.json`` in the run folder (:data:`THRESHOLDS_JSON`, the one owner of the name):
 
 - for a ``regress`` or ``ordinal`` head, the K-1 cut points between grades that maximise the
   validation QWK (:func:`retinopathy.thresholds.tune_cut_points`), with the QWK at the
@@ -12,10 +15,11 @@ The run's first evaluation (the end of ``train``) chooses on the validation spli
   (:func:`retinopathy.operating_points.choose_operating_points`, the run's ``spec_target`` and
   ``sens_target``).
 
-``evaluate`` and ``predict`` read the file back. ``--thresholds`` replaces the cut points for
-one command, and ``evaluate --spec-target/--sens-target`` choose the points again on validation
-for one command; neither rewrites the file. A run evaluated before the file existed gets it at
-its next evaluation; ``predict`` with a run that has none grades at the defaults and warns.
+``evaluate`` and ``predict`` read it back from the checkpoint. ``--thresholds`` replaces the cut
+points for one command, and ``evaluate --spec-target/--sens-target`` choose the points again on
+validation for one command; neither rewrites the stored grading. A run whose checkpoint holds
+none (evaluated by an older version, or resumed since) gets it at its next evaluation;
+``predict`` with such a run grades at the defaults and warns.
 
 A photo's grade:
 
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ from retinopathy.thresholds import CutPointFit, apply_cut_points, midpoints, tun
 from shared.atomic import atomic_write_text
 
 THRESHOLDS_JSON = "thresholds.json"
+CHECKPOINT_KEY = "grading"  # the kept checkpoint's entry holding the run's grading
 DECIDING_POINT = HIGH_SPECIFICITY
 DEFAULT_REFERRAL = 0.5  # the referable task's threshold when no point could be chosen
 TUNED, GIVEN_AT_TRAINING, GIVEN_NOW, MIDPOINTS = (
@@ -170,7 +175,7 @@ def thresholds_path(run_dir: str | Path) -> Path:
 
 
 def read_grading(run_dir: str | Path, task: Task) -> Grading | None:
-    """The grading the run stored, or None when it has none yet."""
+    """The readable copy of the run's grading (``thresholds.json``), or None without one."""
     path = thresholds_path(run_dir)
     if not path.is_file():
         return None
@@ -183,10 +188,23 @@ def write_grading(run_dir: str | Path, grading: Grading) -> Path:
     return path
 
 
-def stored_grading(run_dir: str | Path, task: Task, head: str, given: Sequence[float] | None):
-    """The grading ``predict`` uses: the stored one, else the defaults (with a warning where
-    they are not what the run's evaluation would choose)."""
-    stored = read_grading(run_dir, task)
+def checkpoint_grading(state: Mapping[str, Any], task: Task) -> Grading | None:
+    """The grading a kept checkpoint's state holds, or None when it holds none."""
+    record = state.get(CHECKPOINT_KEY)
+    return None if record is None else Grading.from_json(record, task)
+
+
+def stored_grading(
+    state: Mapping[str, Any],
+    task: Task,
+    head: str,
+    given: Sequence[float] | None,
+    where: str | Path = "the kept checkpoint",
+):
+    """The grading ``predict`` uses: the one the kept checkpoint ``state`` (read from ``where``)
+    holds, else the defaults (with a warning where they are not what an evaluation would
+    choose)."""
+    stored = checkpoint_grading(state, task)
     if stored is not None:
         return stored
     if given is not None:
@@ -195,8 +213,8 @@ def stored_grading(run_dir: str | Path, task: Task, head: str, given: Sequence[f
         return Grading(task, head)  # the classify head's argmax needs nothing chosen
     what = "refers at 0.5" if task.is_binary else "cuts at the midpoints"
     warnings.warn(
-        f"{run_dir} has no {THRESHOLDS_JSON} (the run was never evaluated): the grading "
-        f"{what}; evaluate the run first for its tuned thresholds",
+        f"{where} holds no grading (the run was not evaluated since it was trained or "
+        f"resumed): the grading {what}; evaluate the run first for its tuned thresholds",
         stacklevel=2,
     )
     cuts = None if task.is_binary else midpoints(task.num_classes)

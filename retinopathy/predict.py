@@ -142,7 +142,9 @@ def grade_photos(config: PredictConfig) -> Graded:
     kept = load_run_model(config.run)
     run = kept.config
     cut_points = cut_points_option(config.thresholds, run.grading)  # checked before any work
-    grading = stored_grading(config.run, run.grading, run.head, run.thresholds)
+    grading = stored_grading(
+        kept.checkpoint.state, run.grading, run.head, run.thresholds, kept.checkpoint.path
+    )
     grading = with_cut_points(grading, cut_points)
     files = find_images(config.images)
     batches = [files[b.start : b.stop] for b in batch_ranges(len(files), config.batch_size)]

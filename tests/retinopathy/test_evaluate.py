@@ -14,7 +14,9 @@ import pytest
 
 from retinopathy.data import synthetic
 from retinopathy.evaluate import evaluate
+from retinopathy.grading import CHECKPOINT_KEY, THRESHOLDS_JSON
 from shared import runs
+from shared.checkpoint import load_checkpoint, save_checkpoint
 
 # the module, not the function the package exports under the same name
 pipeline = importlib.import_module("retinopathy.prepare")
@@ -135,3 +137,20 @@ def test_evaluate_and_predict_compute_in_the_runs_recorded_precision_unless_told
     evaluate(EvaluateConfig(run))
     evaluate(EvaluateConfig(run, precision="fp32"))
     assert passed == [torch.bfloat16, torch.float32]
+
+
+def test_the_grading_belongs_to_the_kept_checkpoint(trained, tmp_path: Path) -> None:
+    """best.pt holds the grading chosen for it (thresholds.json is the readable copy), so a
+    best.pt rewritten by more training is graded by cut points chosen again, not the old ones."""
+    run, _ = trained
+    copy = shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("last.pt"))
+    best = copy / "checkpoints" / "best.pt"
+    state = load_checkpoint(best)
+    assert state[CHECKPOINT_KEY] == json.loads((copy / THRESHOLDS_JSON).read_text())
+    # as a resumed run's training leaves it: a new best.pt, no grading; the old copy stale
+    stale = {**state[CHECKPOINT_KEY], "points": {}}
+    (copy / THRESHOLDS_JSON).write_text(json.dumps(stale))
+    save_checkpoint(best, {k: v for k, v in state.items() if k != CHECKPOINT_KEY})
+    evaluate(copy)
+    assert json.loads((copy / THRESHOLDS_JSON).read_text()) == state[CHECKPOINT_KEY]
+    assert load_checkpoint(best)[CHECKPOINT_KEY] == state[CHECKPOINT_KEY]

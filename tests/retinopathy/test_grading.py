@@ -13,6 +13,7 @@ import pytest
 from retinopathy.config import RunConfig
 from retinopathy.fusion import choose_alpha
 from retinopathy.grading import (
+    CHECKPOINT_KEY,
     DEFAULT_REFERRAL,
     MIDPOINTS,
     TUNED,
@@ -72,15 +73,24 @@ def test_thresholds_json_round_trip(tmp_path: Path) -> None:
     assert read_grading(tmp_path / "elsewhere", GRADE5) is None
 
 
-def test_a_run_never_evaluated_grades_at_the_defaults(tmp_path: Path) -> None:
+def test_a_run_never_evaluated_grades_at_the_defaults() -> None:
+    state = {"model": {}}  # a kept checkpoint's state that holds no grading
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert stored_grading(tmp_path, GRADE5, "classify", None) == Grading(GRADE5, "classify")
-    with pytest.warns(UserWarning, match="no thresholds.json"):
-        regress = stored_grading(tmp_path, GRADE5, "regress", None)
+        assert stored_grading(state, GRADE5, "classify", None) == Grading(GRADE5, "classify")
+    with pytest.warns(UserWarning, match="best.pt holds no grading"):
+        regress = stored_grading(state, GRADE5, "regress", None, "best.pt")
     assert regress.cut_points == (0.5, 1.5, 2.5, 3.5) and regress.cut_source == MIDPOINTS
     with pytest.warns(UserWarning, match="refers at 0.5"):
-        assert stored_grading(tmp_path, REFERABLE, "classify", None).referral_threshold == 0.5
+        assert stored_grading(state, REFERABLE, "classify", None).referral_threshold == 0.5
+
+
+def test_the_grading_a_checkpoint_holds_is_the_one_used() -> None:
+    grading = Grading(GRADE5, "regress", (0.4, 1.6, 2.4, 3.6), TUNED)
+    state = {"model": {}, CHECKPOINT_KEY: grading.to_json()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: nothing is left to the defaults
+        assert stored_grading(state, GRADE5, "regress", None) == grading
 
 
 def test_fusion_chooses_its_weight_with_the_runs_grading() -> None:

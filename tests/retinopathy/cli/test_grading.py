@@ -17,8 +17,9 @@ import pytest
 
 from retinopathy.__main__ import main
 from retinopathy.data import synthetic
-from retinopathy.grading import DEFAULT_REFERRAL, GIVEN_NOW, THRESHOLDS_JSON, TUNED
+from retinopathy.grading import CHECKPOINT_KEY, DEFAULT_REFERRAL, GIVEN_NOW, THRESHOLDS_JSON, TUNED
 from retinopathy.thresholds import apply_cut_points
+from shared.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import photo
 from tests.retinopathy.conftest import train_args
 
@@ -122,10 +123,11 @@ def test_evaluate_uses_the_stored_cut_points_and_thresholds_overrides_them(
     head_runs, tmp_path: Path
 ) -> None:
     run = Path(shutil.copytree(head_runs["regress"], tmp_path / "run"))
-    stored = json.loads((run / THRESHOLDS_JSON).read_text())
+    best = run / "checkpoints" / "best.pt"
+    state = load_checkpoint(best)
     mine = [0.1, 0.2, 0.3, 0.4]
-    stored["cut_points"] = mine  # the run's own, as evaluate reads them
-    (run / THRESHOLDS_JSON).write_text(json.dumps(stored))
+    state[CHECKPOINT_KEY]["cut_points"] = mine  # the run's own, where evaluate reads them
+    save_checkpoint(best, state)
     assert main(["evaluate", "--run-dir", str(run), "--bootstrap", "20"]) == 0
     table = pd.read_csv(run / "test_predictions.csv")
     assert (table["grade"] == apply_cut_points(table["score"].to_numpy(), mine)).all()
@@ -136,7 +138,7 @@ def test_evaluate_uses_the_stored_cut_points_and_thresholds_overrides_them(
     assert (table["grade"] == apply_cut_points(table["score"].to_numpy(), cuts)).all()
     results = _metrics(run)
     assert results["grading"]["cut_points_source"] == GIVEN_NOW
-    assert json.loads((run / THRESHOLDS_JSON).read_text())["cut_points"] == mine  # kept
+    assert load_checkpoint(best)[CHECKPOINT_KEY]["cut_points"] == mine  # kept
 
 
 def test_predict_grades_with_the_runs_cut_points_unless_told(head_runs, trained, tmp_path):
