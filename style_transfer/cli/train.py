@@ -42,7 +42,8 @@ from style_transfer.johnson.train import train_style
 from style_transfer.loss_network import FALLBACK, POOLING_CHOICES
 
 SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", "content_weight",
-            "style_weight", "tv_weight", "widths", "residual_blocks", "demo_images",
+            "style_weight", "tv_weight", "temporal_weight", "widths", "residual_blocks",
+            "demo_images",
             "preview_every", "out")  # fmt: skip
 TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
 
@@ -95,6 +96,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     loss.add_argument("--content-weight", type=float, help=_settings("content_weight"))
     loss.add_argument("--style-weight", type=float, help=_settings("style_weight"))
     loss.add_argument("--tv-weight", type=float, help=_settings("tv_weight"))
+    loss.add_argument(
+        "--temporal-weight",
+        type=float,
+        help="weight of the temporal loss: each batch is also stylised moved by a known random "
+        "motion, and the two results must move alike, so video does not flicker (twice the "
+        f"network's work per step; the squared pixel error is about 0.01, so about 1000 weighs "
+        f"it like the style term; 0: off) {_settings('temporal_weight')}",
+    )
     net = p.add_argument_group("network")
     net.add_argument(
         "--widths",

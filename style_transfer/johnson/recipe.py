@@ -42,6 +42,8 @@ class JohnsonSettings:
     # the palette and strokes are the painting's and faces stay recognisable.
     style_weight: float = 2.0
     tv_weight: float = 1.0
+    # > 0: trained for video (style_transfer.johnson.temporal_loss); 0: per photo, as the paper
+    temporal_weight: float = 0.0
     widths: tuple[int, int, int] = (32, 64, 128)
     residual_blocks: int = 5
     demo_images: int = 2000
@@ -58,7 +60,7 @@ class JohnsonSettings:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size < MIN_IMAGE_SIZE:
             raise UserError(f"image_size must be at least {MIN_IMAGE_SIZE} px")
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"{name} must be a finite number >= 0, not {value}")
@@ -137,6 +139,7 @@ def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
         "--content-weight": settings.content_weight,
         "--style-weight": settings.style_weight,
         "--tv-weight": settings.tv_weight,
+        "--temporal-weight": settings.temporal_weight or None,  # off: as before it existed
         "--widths": ",".join(map(str, settings.widths)),
         "--residual-blocks": settings.residual_blocks,
         "--demo-images": None if settings.data else settings.demo_images,

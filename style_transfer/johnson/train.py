@@ -50,6 +50,7 @@ from style_transfer.johnson.model_file import save_model
 from style_transfer.johnson.net import NetConfig, TransformerNet
 from style_transfer.johnson.photos import DemoPhotos, PhotoFolder
 from style_transfer.johnson.recipe import JohnsonSettings, TrainRequest, recipe_command
+from style_transfer.johnson.temporal_loss import random_motion, temporal_loss, warp
 from style_transfer.outputs import APP
 from style_transfer.styles import BUNDLED, STYLE_SIDE, get_style, user_style_dir
 
@@ -96,11 +97,21 @@ def training_photos(settings: JohnsonSettings) -> Dataset:
     return PhotoFolder(list_images(settings.data, recursive=True), settings.image_size)
 
 
-def johnson_step(loss: PerceptualLoss):
-    """The engine's ``step_fn``: stylise the batch, score it against itself and the style."""
+def johnson_step(loss: PerceptualLoss, temporal_weight: float = 0.0):
+    """The engine's ``step_fn``: stylise the batch, score it against itself and the style; with
+    ``temporal_weight``, also stylise it moved by a known motion and penalise the two results'
+    disagreement (:mod:`~style_transfer.johnson.temporal_loss`)."""
 
     def step(model: nn.Module, photos: torch.Tensor):
-        return loss(photos, model(photos))
+        stylised = model(photos)
+        total, logs = loss(photos, stylised)
+        if not temporal_weight:
+            return total, logs
+        # the engine's generator: seeded, and restored on resume, like the batches' order
+        motion = random_motion(photos.shape[0], photos.shape[-2:], device=photos.device)
+        moved = model(warp(photos, motion))
+        temporal = temporal_weight * temporal_loss(stylised, moved, motion)
+        return total + temporal, {**logs, "temporal": temporal.detach()}
 
     return step
 
@@ -257,7 +268,7 @@ def _job(
             config=train,
             run_dir=run_dir,
             device=device,
-            step_fn=johnson_step(loss),
+            step_fn=johnson_step(loss, settings.temporal_weight),
             callbacks=(preview, speed, *callbacks),
             verbose=verbose,
         )
