@@ -6,6 +6,7 @@ display is needed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from shared.atomic import atomic_path
 
@@ -85,17 +87,24 @@ def plot_metric_panels(
     ``ylabels``: each panel's y label by panel name (default: the name); ``kept``: the epoch
     (1 = the first) whose model the run kept, marked on every panel; ``title``: over them all."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
-    for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+    legend: dict[str, Any] = {}  # one legend for every panel: per panel they hide the curves
+    for ax, (panel, series) in zip(axes[0], panels.items(), strict=True):
         for name, values in series.items():
             xs = np.arange(1, len(values) + 1)
             ax.plot(xs, values, marker="o" if len(values) <= 30 else None, ms=3, label=name)
         if kept is not None:
             ax.axvline(kept, color="0.35", ls=":", lw=1.2, label=f"kept model (epoch {kept})")
-        ax.set(title=title, xlabel=xlabel, ylabel=(ylabels or {}).get(title, title))
+        ax.set(title=panel, xlabel=xlabel, ylabel=(ylabels or {}).get(panel, panel))
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 4),
+               frameon=False)  # fmt: skip
     if title:
         fig.suptitle(title)
+    rows = math.ceil(len(legend) / 4)
+    fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.95 if title else 1))
     return _save(fig, path)
 
 

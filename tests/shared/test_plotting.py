@@ -100,7 +100,10 @@ def test_panels_have_y_labels_and_mark_the_kept_epoch(tmp_path, figures):
     for ax in axes:
         (marker,) = [line for line in ax.lines if line.get_label().startswith("kept model")]
         assert list(marker.get_xdata()) == [2, 2]
-        assert "kept model (epoch 2)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # one legend for the figure, each label once: per panel, legends hide the curves
+    (legend,) = figures[0].legends
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "kept model (epoch 2)", "val"]
+    assert all(ax.get_legend() is None for ax in axes)
 
 
 def test_bars_say_why_a_group_is_empty(tmp_path, figures):
