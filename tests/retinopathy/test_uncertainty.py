@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -114,12 +112,14 @@ def test_same_seed_same_interval_other_seed_other() -> None:
     assert a == b and a != c
 
 
-def test_a_thousand_resamples_of_three_thousand_photos_take_seconds() -> None:
+def test_a_thousand_resamples_of_three_thousand_photos_narrow_around_the_estimate() -> None:
     y, pred, probs = _graded(3000, seed=9)
     groups = patient_groups([str(i // 2) for i in range(3000)])
-    start = time.perf_counter()
     ci = confidence_intervals(y, pred, probs, groups, num_classes=5)
-    assert time.perf_counter() - start < 15  # about 1 s on one core
+    accuracy = float(np.mean(y == pred))
+    assert ci["accuracy"][0] < accuracy < ci["accuracy"][1]
+    # 1,500 patients: the interval is a few points wide, not tens
+    assert 0.005 < ci["accuracy"][1] - ci["accuracy"][0] < 0.06
     for lo, hi in ci.values():
         assert lo < hi
 
