@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs/labs") / (f"{args.name}-quick" if args.quick else args.name)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        table = importlib.import_module(f"labs.runners.{recipe['app']}").run(recipe, out)
+        runner = recipe.get("runner", recipe["app"])  # an app's runner, unless the recipe names one
+        table = importlib.import_module(f"labs.runners.{runner}").run(recipe, out)
     except UserError as exc:
         print(f"labs: error: {exc}", file=sys.stderr)
         return 2

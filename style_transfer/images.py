@@ -104,10 +104,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def skimage_photo(name: str) -> np.ndarray:
     """One of scikit-image's bundled photos as contiguous HxWx3 uint8 RGB (``motorcycle``: the
-    left view of its stereo pair)."""
+    left view of its stereo pair, ``motorcycle_right`` the right one)."""
     from skimage import data
 
-    photo = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
+    views = {"motorcycle": 0, "motorcycle_right": 1}
+    photo = data.stereo_motorcycle()[views[name]] if name in views else getattr(data, name)()
     if photo.ndim == 2:
         photo = np.stack([photo] * 3, axis=-1)
     return np.ascontiguousarray(photo[..., :3])
