@@ -39,7 +39,6 @@ from shared.runs import MetricsLog, RunPaths, is_run_dir
 
 SMOKE_ROW = "smoke run"
 SMOKE = f"{SMOKE_ROW} (--quick): a check that the recipe runs, not a measurement"
-CHECKPOINTS = ("best.pt", "last.pt")
 
 COLUMNS = (
     ("test_accuracy", "accuracy"),
@@ -149,8 +148,9 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
         run_dir = out_dir / slug(name)
         record, seconds = run_variant(options, run_dir)
         if smoke:
-            for checkpoint in CHECKPOINTS:
-                (run_dir / checkpoint).unlink(missing_ok=True)
+            paths = RunPaths(run_dir)
+            for checkpoint in (paths.best, paths.last):
+                checkpoint.unlink(missing_ok=True)
         done[key] = (name, record)
         runs[name] = run_dir
         rows.append((f"{name} ({SMOKE_ROW})" if smoke else name, record, seconds))

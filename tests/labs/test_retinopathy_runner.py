@@ -11,6 +11,7 @@ import tomllib
 from labs.runners import retinopathy as lab
 from retinopathy.config import RunConfig
 from shared.errors import UserError
+from shared.runs import RunPaths
 
 LABS = Path(__file__).parents[2] / "labs"
 RECIPES = sorted(p for p in LABS.glob("dr_*.toml"))
@@ -119,9 +120,10 @@ def test_the_command_prints_a_bad_recipe_as_one_line(tmp_path: Path, monkeypatch
 
 def test_a_smoke_run_says_so_and_deletes_its_checkpoints(tmp_path: Path, monkeypatch) -> None:
     def fake_run_variant(options: dict, run: Path) -> tuple[dict, float]:
-        (run / "checkpoints").mkdir(parents=True)
-        for name in ("best.pt", "last.pt"):
-            (run / name).write_bytes(b"x")
+        paths = RunPaths(run)
+        paths.checkpoints.mkdir(parents=True)
+        for checkpoint in (paths.best, paths.last):  # where a real run keeps them
+            checkpoint.write_bytes(b"x")
         (run / "report.md").write_text("r")
         return _record(test_qwk=0.5), 6.0
 
@@ -133,6 +135,7 @@ def test_a_smoke_run_says_so_and_deletes_its_checkpoints(tmp_path: Path, monkeyp
     assert text.startswith("# smoke: smoke run (--quick): a check that the recipe runs, not a")
     assert "| a (smoke run) | nan | 0.500 |" in text
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["checkpoints", "report.md"]
+    assert list((tmp_path / "a" / "checkpoints").iterdir()) == []
 
 
 def test_a_figure_draws_the_named_variants_curves(tmp_path: Path, monkeypatch) -> None:
