@@ -11,7 +11,7 @@ opt = $(if $($(1)),$(2) $($(1)))
 need = test -n "$($(1))" || { echo "make $@: $(1)=$(2) is required" >&2; exit 2; }
 
 # User commands run without make echoing them first: their output starts with their own lines.
-.PHONY: help venv test lint format retinopathy evaluate predict stylize train-style \
+.PHONY: help venv test lint format retinopathy evaluate predict stylize train-style train-arbitrary \
         stylize-video lab bench clean
 
 help:
@@ -55,11 +55,15 @@ STYLE ?= starry
 stylize: $(STAMP)
 	@$(PY) -m style_transfer stylize --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
 		$(call opt,CONTENT,--content) $(call opt,OUT,--out) $(call opt,METHOD,--method) \
-		$(call opt,SIZE,--size) $(call opt,ITERS,--iters) $(ARGS)
+		$(call opt,SIZE,--size) $(call opt,ITERS,--iters) $(call opt,ALPHA,--alpha) $(ARGS)
 
 train-style: $(STAMP)
 	@$(PY) -m style_transfer train --style $(STYLE) $(call opt,STYLE_IMAGE,--style-image) \
 		$(call opt,DATA,--data) $(ARGS)
+
+train-arbitrary: $(STAMP)
+	@$(PY) -m style_transfer train-arbitrary $(call opt,PHOTOS,--photos) \
+		$(call opt,STYLES,--styles) $(ARGS)
 
 stylize-video: $(STAMP)
 	@$(call need,VIDEO,<video file>); \

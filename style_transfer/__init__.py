@@ -1,14 +1,17 @@
-"""Neural style transfer: Gatys optimisation and Johnson feed-forward networks.
+"""Neural style transfer: Gatys optimisation, Johnson feed-forward networks, and one network for
+any painting (AdaIN).
 
     import style_transfer
     picture = style_transfer.stylize("me.jpg", style="wave")        # a PIL image, the photo's size
     array = style_transfer.stylize(photo_array, style="starry", method="gatys", iters=50)
     style_transfer.stylize("me.jpg", style="mosaic", out="me_mosaic.png")   # written: its Path
+    style_transfer.stylize("me.jpg", method="arbitrary", style_image="painting.jpg", alpha=0.8)
 
 The commands (``python -m style_transfer --help``) drive the same library; its rooms:
 ``gatys/`` (optimisation), ``johnson/`` (the feed-forward network, its training, inference at any
-size), ``video/``, ``styles/`` (the registry, bundled images and models, their painters), and
-at the top the pieces every method shares: ``images``, ``loss_network``, ``losses``, ``color``.
+size), ``arbitrary/`` (the AdaIN encoder-decoder, its training, its shipped decoder), ``video/``,
+``styles/`` (the registry, bundled images and models, their painters), and at the top the
+pieces every method shares: ``images``, ``loss_network``, ``losses``, ``color``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def stylize(
     ``style``: a bundled style (``starry``, ``wave``, ``mosaic``), one trained with ``make
     train-style``, names joined by commas to blend (Gatys), or any name with ``style_image=``.
     ``method``: ``auto`` (Johnson when the style has a trained model and no Gatys option is set
-    away from its default, else Gatys), ``gatys`` or ``johnson``.
+    away from its default, else Gatys), ``gatys``, ``johnson`` or ``arbitrary`` (one network for
+    any style image: ``alpha`` 0..1 trades the photo for the style, ``style_weights`` blends
+    several style images, ``decoder`` a file from ``make train-arbitrary``).
 
     Options: ``style_image`` (a path, or a list of paths to blend; always used, so it means
     Gatys: a trained model keeps its own image); for either method ``size`` (the longer side

@@ -11,6 +11,7 @@ COMMANDS = {
     "stylize": "style_transfer.cli.stylize",
     "styles": "style_transfer.cli.styles",
     "train": "style_transfer.cli.train",
+    "train-arbitrary": "style_transfer.cli.train_arbitrary",
     "video": "style_transfer.cli.video",
     "paint": "style_transfer.cli.paint",
 }

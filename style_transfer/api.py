@@ -34,6 +34,8 @@ REQUEST_OPTIONS = (
     "threads",
     "precision",
     "preserve_color",
+    "alpha",
+    "decoder",
 )  # StylizeRequest's own fields
 OPTIONS = ("style_image", "out", *REQUEST_OPTIONS, *GATYS_OPTIONS)
 
@@ -61,7 +63,7 @@ def stylize_one(image: PhotoLike, style: str, method: str, options: dict[str, An
     if out is not None:
         check_writable(out)  # before the work, not after
     photo = as_photo(image)
-    work = johnson_pass if chosen == "johnson" else gatys_pass
+    work = {"johnson": johnson_pass, "arbitrary": arbitrary_pass}.get(chosen, gatys_pass)
     with torch.random.fork_rng(devices=[]):  # the caller's random numbers stay as they were
         result = work(photo, request, styles)
     if out is not None:
@@ -115,6 +117,23 @@ def johnson_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Style]
         return styled
     result = resize(to_tensor(styled), tuple(photo.shape[:2]))
     if request.preserve_color:  # the photo's chroma at its own resolution, not the shrunk one's
+        result = recombine(result, to_tensor(photo))
+    return to_uint8(result)
+
+
+def arbitrary_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Style]) -> np.ndarray:
+    from style_transfer.arbitrary.run import load_styled_network
+    from style_transfer.johnson.infer import transform_images
+
+    device = pick_device(request.device)
+    small = shrink(photo, request.size)
+    with cpu_threads(request.threads):
+        net, _, _ = load_styled_network(request, styles, device)
+        styled = transform_images(net, [small], preserve_color=request.preserve_color)[0]
+    if small.shape == photo.shape:
+        return styled
+    result = resize(to_tensor(styled), tuple(photo.shape[:2]))
+    if request.preserve_color:
         result = recombine(result, to_tensor(photo))
     return to_uint8(result)
 

@@ -31,7 +31,8 @@ from style_transfer.images import DEFAULT_CONTENT
 from style_transfer.loss_network import LossNetworkConfig
 from style_transfer.styles import BUNDLED, Style, pick_styles
 
-METHOD_CHOICES = ("auto", "gatys", "johnson")
+METHOD_CHOICES = ("auto", "gatys", "johnson", "arbitrary")
+ARBITRARY_ONLY = ("alpha", "decoder")  # the request's fields only the arbitrary network takes
 BACKEND_CHOICES = ("torch", "onnxruntime")  # what runs Johnson's network
 NETWORK_OPTIONS = tuple(f.name for f in fields(LossNetworkConfig))
 # GatysConfig's fields that every method takes, so they are the request's own, not options
@@ -74,6 +75,8 @@ class StylizeRequest:
     precision: str = DEFAULT_PRECISION
     backend: str = "torch"  # Johnson's network: PyTorch, or onnxruntime on the CPU in float32
     preserve_color: bool = False
+    alpha: float | None = None  # arbitrary: 0 the photo's features .. 1 the style's (default)
+    decoder: Path | None = None  # arbitrary: None, the user's trained decoder, else the shipped
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -82,6 +85,8 @@ def choose_method(method: str, styles: list[Style]) -> str:
     if method not in METHOD_CHOICES:
         raise UserError(f"method must be one of {', '.join(METHOD_CHOICES)}, not {method!r}")
     trained = len(styles) == 1 and styles[0].has_model
+    if method == "arbitrary":
+        return method
     if method == "auto":
         return "johnson" if trained else "gatys"
     if method == "johnson" and not trained:
@@ -117,7 +122,17 @@ def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
         )
     styles = pick_styles(request.style, request.style_images)
     method = choose_method(request.method, styles)
+    method = check_arbitrary(request, method)
     given = gatys_options_given(request)
+    if method == "arbitrary":
+        extra = [name for name in given if name != "style_weights"]
+        if extra:
+            raise UserError(
+                f"{_flags(extra)}: option(s) of the gatys method; the arbitrary network takes "
+                "--alpha, --style-weights, --preserve-color and --decoder"
+            )
+        check_backend(request, method)
+        return method, styles
     if method == "johnson" and request.method == "auto":
         chosen = [name for name in given if not _is_default(name, given[name])]
         if chosen:
@@ -139,6 +154,22 @@ def plan(request: StylizeRequest) -> tuple[str, list[Style]]:
         )
     check_backend(request, method)
     return method, styles
+
+
+def check_arbitrary(request: StylizeRequest, method: str) -> str:
+    """``--alpha`` or ``--decoder`` given: ``auto`` becomes the arbitrary network (one line
+    says so); another method refuses them."""
+    given = [name for name in ARBITRARY_ONLY if getattr(request, name) is not None]
+    if not given or method == "arbitrary":
+        return method
+    if request.method == "auto":
+        if is_main_process():
+            print(f"{_flags(given)} given: the arbitrary-style network", flush=True)
+        return "arbitrary"
+    raise UserError(
+        f"{_flags(given)} {'is an option' if len(given) == 1 else 'are options'} of the arbitrary "
+        f"method, not {method}: choose --method arbitrary"
+    )
 
 
 def gatys_options_given(request: StylizeRequest) -> dict[str, Any]:
@@ -177,8 +208,8 @@ def check_backend(request: StylizeRequest, method: str) -> None:
         return
     if method != "johnson":
         raise UserError(
-            "backend onnxruntime runs a trained network (the johnson method); the gatys method "
-            "optimises the image with PyTorch: drop --backend onnxruntime"
+            "backend onnxruntime runs a style's trained network (the johnson method), not the "
+            f"{method} method: drop --backend onnxruntime"
         )
     if request.precision not in ("auto", "fp32"):
         raise UserError(f"backend onnxruntime runs in fp32, not {request.precision}")
@@ -192,6 +223,10 @@ def check_backend(request: StylizeRequest, method: str) -> None:
 def run_stylize(request: StylizeRequest) -> Path:
     """The stylize command: the result(s) and their sheet and record written; returns where."""
     method, styles = plan(request)
+    if method == "arbitrary":
+        from style_transfer.arbitrary.run import run_arbitrary
+
+        return run_arbitrary(request, styles)
     if method == "johnson":
         from style_transfer.johnson.run import run_johnson  # Gatys runs never load Johnson's
 

@@ -8,6 +8,7 @@
     python -m style_transfer stylize --style wave --scales 256,512,1024 --preserve-color
     python -m style_transfer stylize --style starry --content chelsea --preserve-color
     python -m style_transfer stylize --style starry --content photos/ --backend onnxruntime
+    python -m style_transfer stylize --method arbitrary --style-image painting.jpg --alpha 0.7
     torchrun --nproc_per_node 2 -m style_transfer stylize --style starry --content photos/
 
 --method auto uses a trained feed-forward (Johnson) model when the style has one (the user's
@@ -18,6 +19,8 @@ named after the image's file; --style is then only the name kept in the record.
 A network keeps the photo's size (--size caps it) and takes a folder or several photos too
 (--content photos/ or --content a.jpg,b.jpg); photos among them that cannot be read are skipped
 and listed (one warning line with the count), and the command fails only if none can be read.
+--method arbitrary runs one network trained for any painting (AdaIN): any --style-image, blends
+with --style-weights, --alpha between photo and style, folders and any size as a trained model.
 A Gatys option below set away from its default makes --method auto run Gatys (one line says
 which); --method johnson refuses it.
 --backend onnxruntime runs the network in onnxruntime (CPU, fp32), exported to ONNX once and
@@ -127,7 +130,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--method",
         choices=METHOD_CHOICES,
         help="auto: a trained network (johnson) when the style has one and no gatys option is "
-        f"set, else gatys (default: {default_of(StylizeRequest, 'method')})",
+        "set, else gatys; arbitrary: one network for any style image (also chosen by --alpha) "
+        f"(default: {default_of(StylizeRequest, 'method')})",
     )
     io.add_argument(
         "--size",
@@ -203,6 +207,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="keep the photo's colours, take the style's luminance only (either method)",
     )
+    arb = p.add_argument_group("arbitrary-style network")
+    arb.add_argument(
+        "--alpha",
+        type=float,
+        help="0: the photo's own features, 1: the style's statistics (default: 1)",
+    )
+    arb.add_argument(
+        "--decoder",
+        type=Path,
+        metavar="FILE",
+        help="a decoder trained by make train-arbitrary (default: the user's, else the shipped)",
+    )
     run_ = p.add_argument_group("compute")
     add_device_argument(run_)
     add_threads_argument(run_)
@@ -220,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     request = StylizeRequest(
         **given(args, "style", "style_weights", "content", "out", "method", "size"),
         **given(args, "device", "threads", "precision", "backend", "preserve_color"),
+        **given(args, "alpha", "decoder"),
         style_images=tuple(args.style_image or ()),
         options=given(args, *GATYS_OPTIONS),
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,26 @@ from style_transfer.johnson.net import NetConfig, TransformerNet
 
 ARCH = "johnson-transformer"
 ARCH_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of network these files hold: its tag and version, how to rebuild it."""
+
+    arch: str
+    version: int
+    config_from_dict: Callable[[dict[str, Any]], Any]
+    build: Callable[[Any], nn.Module]
+
+
+JOHNSON = ModelKind(ARCH, ARCH_VERSION, NetConfig.from_dict, TransformerNet)
 FILE_FORMAT = "visionlab-style-model"
 CHECKSUM = "checksum"  # the header field holding the SHA-256 of all the others
 
 
-def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) -> Path:
+def save_model(
+    path: str | Path, model: nn.Module, meta: dict[str, Any], kind: ModelKind = JOHNSON
+) -> Path:
     """Write ``model`` as fp16 safetensors with its config and ``meta``, atomically.
 
     ``meta`` (JSON-serialisable: style name, training recipe...) comes back from
@@ -50,8 +66,8 @@ def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) ->
         raise ValueError(f"weights not finite in float16: {', '.join(bad[:3])}")
     header = {
         "format": FILE_FORMAT,
-        "arch": ARCH,
-        "arch_version": str(ARCH_VERSION),
+        "arch": kind.arch,
+        "arch_version": str(kind.version),
         "config": json.dumps(asdict(model.config)),
         "meta": json.dumps(meta, sort_keys=True),
         "sha256": _digest(tensors),
@@ -63,8 +79,8 @@ def save_model(path: str | Path, model: TransformerNet, meta: dict[str, Any]) ->
 
 
 def load_model(
-    path: str | Path, device: torch.device | str = "cpu"
-) -> tuple[TransformerNet, dict[str, Any]]:
+    path: str | Path, device: torch.device | str = "cpu", kind: ModelKind = JOHNSON
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the network from a file written by :func:`save_model`; returns (model, meta).
 
     The model is float32, in eval mode, on ``device``. A missing, truncated or corrupt file, a
@@ -74,9 +90,9 @@ def load_model(
     if not path.is_file():
         raise UserError(f"model file not found: {path}")
     header, tensors = _read_safetensors(path)
-    config = _check_header(path, header)
-    model = TransformerNet(config)
-    _check_tensors(path, model, tensors)
+    config = _check_header(path, header, kind)
+    model = kind.build(config)
+    _check_tensors(path, model, tensors, kind.arch)
     if header.get("sha256") != _digest(tensors):
         raise UserError(f"model file {path} is corrupt (checksum mismatch)")
     meta = _meta(path, header)
@@ -95,21 +111,21 @@ def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tenso
         ) from None
 
 
-def _check_header(path: Path, header: dict[str, str]) -> NetConfig:
+def _check_header(path: Path, header: dict[str, str], kind: ModelKind) -> Any:
     if header.get("format") != FILE_FORMAT:
         raise UserError(f"{path} is not a style-transfer model file (no '{FILE_FORMAT}' header)")
-    if header.get("arch") != ARCH:
-        raise UserError(f"{path} holds a '{header.get('arch')}' model, not '{ARCH}'")
-    if header.get("arch_version") != str(ARCH_VERSION):
+    if header.get("arch") != kind.arch:
+        raise UserError(f"{path} holds a '{header.get('arch')}' model, not '{kind.arch}'")
+    if header.get("arch_version") != str(kind.version):
         raise UserError(
-            f"{path} is '{ARCH}' version {header.get('arch_version')}; "
-            f"this code reads version {ARCH_VERSION}"
+            f"{path} is '{kind.arch}' version {header.get('arch_version')}; "
+            f"this code reads version {kind.version}"
         )
     # before the config is used: an edited header must not build (or size) anything
     if CHECKSUM in header and header[CHECKSUM] != header_digest(header):
         raise UserError(f"model file {path} is corrupt (its header does not match its checksum)")
     try:
-        return NetConfig.from_dict(json.loads(header["config"]))
+        return kind.config_from_dict(json.loads(header["config"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} has an unreadable network config: {exc}") from None
 
@@ -124,7 +140,9 @@ def _meta(path: Path, header: dict[str, str]) -> dict[str, Any]:
     return meta
 
 
-def _check_tensors(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+def _check_tensors(
+    path: Path, model: nn.Module, tensors: dict[str, torch.Tensor], arch: str
+) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     problems = [f"missing {k}" for k in expected.keys() - found.keys()]
@@ -137,7 +155,7 @@ def _check_tensors(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         raise UserError(
-            f"{path} does not match its '{ARCH}' config: {'; '.join(sorted(problems)[:3])}{more}"
+            f"{path} does not match its '{arch}' config: {'; '.join(sorted(problems)[:3])}{more}"
         )
     if not all(torch.isfinite(v).all() for v in tensors.values()):
         raise UserError(f"model file {path} holds non-finite weights")

@@ -215,12 +215,14 @@ def style_painting(style: Style) -> np.ndarray | None:
         return None
 
 
-def write_sheet(path: Path, tally: Tally, style: Style, painting: np.ndarray | None) -> None:
+def write_sheet(
+    path: Path, tally: Tally, style: Style, painting: np.ndarray | None, method: str = "Johnson"
+) -> None:
     if len(tally.pairs) == 1:
         name, photo, styled = tally.pairs[0]
         painted = [] if painting is None else [shrink(painting, SHEET_SIDE)]
         images = [photo, *painted, styled]
-        titles = [name, *([style.label] if painted else []), f"{style.label} (Johnson)"]
+        titles = [name, *([style.label] if painted else []), f"{style.label} ({method})"]
         save_image_grid(images, path, titles=titles, cell_inches=4)
         return
     images = [im for _, photo, styled in tally.pairs for im in (photo, styled)]
@@ -318,10 +320,11 @@ def write_results(
     painting: np.ndarray | None,
     record: dict,
     total: int,
+    method: str = "Johnson",
 ) -> None:
     """The sheet, the record and the summary lines (rank 0's, under torchrun)."""
     sheet = outputs.beside("sheet", ".png")
-    write_sheet(sheet, tally, style, painting)
+    write_sheet(sheet, tally, style, painting, method)
     config = write_record(outputs.beside("config", ".json"), record)
     h, w = tally.largest
     print(

@@ -66,6 +66,9 @@ def memory_budget(device: torch.device | str) -> int:
 
 
 def bytes_per_pixel(model: nn.Module) -> int:
+    own = getattr(model, "peak_bytes_per_pixel", None)  # any photo-to-photo network's estimate
+    if own is not None:
+        return own()
     net = next((m for m in model.modules() if isinstance(m, TransformerNet)), None)
     return (
         net.peak_bytes_per_pixel() if net is not None else TransformerNet().peak_bytes_per_pixel()

@@ -16,6 +16,10 @@ def test_a_smoke_run_measures_every_method_and_says_what_it_is(tmp_path: Path) -
     recipe = tomllib.loads(RECIPE.read_text())
     recipe.update(name="style_quality", quick=True, styles=["starry"], photos=["retina"])
     text = style_quality.run(recipe, tmp_path).read_text()
+    assert (tmp_path / "held-out-0.png").is_file()  # what the held-out row measured
+    held = re.findall(r"\| held-out-0 \| (\w+) \|", text)
+    assert held == ["gatys", "arbitrary"]  # no Johnson model for a painting never trained on
+    assert "Held-out styles (1): the arbitrary network moves" in text
     assert text.startswith("# style_quality (smoke run, --quick")
     rows = re.findall(
         r"\| starry \| (\w+) \| ([\d.]+) \| ([\d.]+) -> ([\d.]+) \| (-?\d+)% \| ([\d.]+) \|", text

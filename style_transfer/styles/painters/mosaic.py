@@ -50,7 +50,7 @@ def _glass_family(x: float, y: float, h: int, w: int) -> str:
     return "amber" if petal > 0.5 else "emerald"
 
 
-def _lead_lines(labels: np.ndarray, width: int) -> np.ndarray:
+def lead_lines(labels: np.ndarray, width: int) -> np.ndarray:
     edges = np.zeros(labels.shape, np.uint8)
     edges[:-1] |= (labels[:-1] != labels[1:]).astype(np.uint8)
     edges[:, :-1] |= (labels[:, :-1] != labels[:, 1:]).astype(np.uint8)
@@ -74,7 +74,7 @@ def paint_mosaic(size: int, seed: int = 1248) -> np.ndarray:
     )
     img = palette[labels]
     # Light through glass: brighter in each pane's middle, a streaky grain, a slow mottling.
-    lead = _lead_lines(labels, 5)
+    lead = lead_lines(labels, 5)
     inside = cv2.distanceTransform((~lead).astype(np.uint8), cv2.DIST_L2, 3)
     glow = 0.72 + 0.4 * np.clip(inside / 9, 0, 1)
     streaks = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.8, sigmaY=4)

@@ -39,8 +39,11 @@ def test_onnxruntime_writes_what_pytorch_in_float32_writes(tmp_path: Path, capsy
 
 
 REFUSED = {
-    "gatys": (["--method", "gatys"], "backend onnxruntime runs a trained network (the johnson"),
-    "a style image": (["--style-image", "{style}"], "the gatys method optimises the image"),
+    "gatys": (
+        ["--method", "gatys"],
+        "backend onnxruntime runs a style's trained network (the johnson",
+    ),
+    "a style image": (["--style-image", "{style}"], "not the gatys method"),
     "bf16": (["--precision", "bf16"], "backend onnxruntime runs in fp32, not bf16"),
     "cuda": (["--device", "cuda"], "backend onnxruntime runs on the CPU, not cuda"),
 }

@@ -22,7 +22,7 @@ def test_help_lists_every_command(capsys) -> None:
     assert exit_.value.code == 0
     listed = capsys.readouterr().out
     assert all(f"    {name}" in listed for name in COMMANDS)
-    assert set(COMMANDS) == {"stylize", "styles", "train", "video", "paint"}
+    assert set(COMMANDS) == {"stylize", "styles", "train", "train-arbitrary", "video", "paint"}
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
