@@ -5,6 +5,7 @@
     make stylize-video STYLE=starry VIDEO=clip.mp4 [OUT=out.mp4] [ARGS="--stabilize"]
     make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--precision bf16"
     make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--preserve-color"
+    make stylize-video STYLE=starry VIDEO=clip.mp4 ARGS="--compare-flicker"
 
 Frames stream through (decode, stylise in batches, encode); none is written to disk. The output is
 H.264 with the input's audio (or mp4v without audio: --codec mp4v), written under a temporary name
@@ -16,6 +17,9 @@ that flicker (Lai et al. 2018; lower is steadier; the input's own value shows th
 leaves). --precision is the network's, as for stylize (auto: bf16 where the hardware computes
 it natively and it is faster on this model); the summary names it, and the threads the network,
 the decoder and the encoder got out of one CPU budget (--threads).
+A style that ships a network trained with the temporal loss (<style>.steady.safetensors) runs
+with it (--per-frame: the photo network); --compare-flicker runs the clip per frame, with
+--stabilize and with the trained network, and tables their flicker beside their style distance.
 """
 
 from __future__ import annotations
@@ -73,6 +77,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="keep every frame's colours, take the style's luminance only",
     )
+    parser.add_argument(
+        "--per-frame",
+        action="store_true",
+        default=None,
+        help="the style's photo network, even where one trained for video (less flicker) ships",
+    )
+    parser.add_argument(
+        "--compare-flicker",
+        action="store_true",
+        help="stylise the clip per frame, per frame with --stabilize 0.5, and with the style's "
+        "network trained for video; print and write (<out>-flicker.md) each one's warping error "
+        "and style distance",
+    )
     add_device_argument(parser)
     add_threads_argument(parser)
     add_precision_argument(parser)
@@ -80,7 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names = ("style", "model", "out", "batch_size", "stabilize", "codec", "allow_partial")
-    names += ("preserve_color",)
+    names += ("preserve_color", "per_frame")
     names += ("device", "threads", "precision")
-    run_video(VideoRequest(args.video, **given(args, *names)))
+    request = VideoRequest(args.video, **given(args, *names))
+    if args.compare_flicker:
+        from style_transfer.video.flicker import compare_flicker
+
+        compare_flicker(request)
+    else:
+        run_video(request)
     return 0

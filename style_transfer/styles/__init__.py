@@ -14,6 +14,8 @@ order: the user's styles (``$XDG_DATA_HOME/visionlab/styles``, by default
 ``~/.local/share/visionlab/styles``), where ``make train-style`` registers what it trains, with
 a copy of the style image as ``<name>.jpg``; then the models shipped in ``styles/models/``.
 A style trained under a new name is then known by that name alone: ``make stylize STYLE=monet``.
+A style may also have ``<name>.steady.safetensors``, a network trained with the temporal loss
+for video, which the video command takes by default.
 A model belongs to the image it was trained on: a style given with another image has none, so
 that image is used (by optimisation), never silently replaced by the model, and the results are
 labelled with the image's file name.
@@ -30,6 +32,7 @@ from shared.errors import UserError
 
 STYLE_DIR = Path(__file__).resolve().parent
 MODEL_DIR = STYLE_DIR / "models"
+STEADY_SUFFIX = ".steady.safetensors"  # a style's network trained for video (temporal loss)
 STYLE_SIDE = 512  # px, the longer side of the bundled style images (and of registered copies)
 
 BUNDLED: dict[str, str] = {
@@ -68,6 +71,14 @@ class Style:
         return next((p for p in paths if p.is_file()), paths[0])
 
     @property
+    def steady_model_path(self) -> Path | None:
+        """The first existing ``<name>.steady.safetensors``: a network trained with the temporal
+        loss (``train-style --temporal-weight``), which the video command prefers; else None."""
+        dirs = [self.model_dir] if self.model_dir else [user_style_dir(), MODEL_DIR]
+        paths = [d / f"{self.name}{STEADY_SUFFIX}" for d in dirs]
+        return next((p for p in paths if p.is_file()), None) if self.own_image else None
+
+    @property
     def has_model(self) -> bool:
         return self.own_image and self.model_path.is_file()
 
@@ -80,7 +91,9 @@ class Style:
 def trained_styles() -> list[str]:
     """Names registered by training in the user's folder, other than the bundled ones."""
     folder = user_style_dir()
-    found = sorted(p.stem for p in folder.glob("*.safetensors")) if folder.is_dir() else []
+    found = sorted(
+        p.stem for p in folder.glob("*.safetensors") if not p.name.endswith(STEADY_SUFFIX)
+    ) if folder.is_dir() else []  # fmt: skip
     return [n for n in found if n not in BUNDLED and (folder / f"{n}.jpg").is_file()]
 
 

@@ -154,15 +154,20 @@ class VideoRequest:
     threads: int | None = None  # None: the idle cores
     precision: str = DEFAULT_PRECISION  # the network's, as for stylize
     preserve_color: bool = False  # keep the frames' colours, the style's luminance only
+    per_frame: bool = False  # the style's photo network even where one trained for video ships
 
 
-def model_path_for(style: str | None, model: Path | None) -> Path:
+def model_path_for(style: str | None, model: Path | None, per_frame: bool = False) -> Path:
     """The model file for ``model`` or ``style`` (the registry's lookup: the user's trained
-    styles first, then the shipped models)."""
+    styles first, then the shipped models; a style's network trained for video first, unless
+    ``per_frame``)."""
     if model is not None:
         return model
     if not style:
         raise UserError("say which style: --style NAME or --model PATH")
+    steady = get_style(style).steady_model_path
+    if steady is not None and not per_frame:
+        return steady
     path = get_style(style).model_path
     if not path.is_file():
         raise UserError(
@@ -174,7 +179,7 @@ def model_path_for(style: str | None, model: Path | None) -> Path:
 
 def run_video(request: VideoRequest) -> VideoReport:
     """The ``video`` command: everything cheap to check is checked before the model loads."""
-    path = model_path_for(request.style, request.model)
+    path = model_path_for(request.style, request.model, request.per_frame)
     src = request.video
     out = request.out or src.with_name(f"{src.stem}_{request.style or path.stem}.mp4")
     check_request(src, out, request.codec, request.batch_size, request.stabilize)
