@@ -10,6 +10,11 @@ built for those (batches, tiles with whole-image statistics, folders, torchrun s
 preservation, precision) runs it unchanged: the AdaIN layer is an instance norm
 (:class:`~style_transfer.arbitrary.adain.StyleNorm`). Photos are reflection-padded to a multiple of
 the encoder's stride and the result cropped back, so any size comes out at its own size.
+
+``alpha`` below 1 interpolates the features (Huang & Belongie) and also gives back, in proportion
+to ``1 - alpha``, what the decoder misses when it rebuilds the photo from the photo's own
+features: a second decoder pass, and alpha 0 returns the photo itself rather than the decoder's
+blurred reconstruction of it.
 """
 
 from __future__ import annotations
@@ -66,7 +71,15 @@ class ArbitraryNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        y = self.decoder(self.norm(self.encode(_padded(x, self.spec.stride))))
+        padded = _padded(x, self.spec.stride)
+        features = self.encode(padded)
+        y = self.decoder(self.norm(features))
+        keep = 1.0 - self.norm.alpha
+        if keep:
+            # What the decoder cannot rebuild of the photo from its own features (fine detail
+            # the 1/8-scale map does not hold), given back in proportion to 1 - alpha: alpha 0
+            # is then the photo itself, and every alpha between keeps more of its detail.
+            y = (y + keep * (padded.to(y.dtype) - self.decoder(features))).clamp(0, 1)
         return y[..., :h, :w]
 
     def peak_bytes_per_pixel(self) -> int:
