@@ -6,6 +6,7 @@ from pathlib import Path
 
 import tomllib
 
+from style_transfer.arbitrary.model_file import SHIPPED_DECODER
 from style_transfer.styles import BUNDLED, MODEL_DIR, STYLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,3 +24,5 @@ def test_package_data_ships_the_style_images_and_models() -> None:
     for name in BUNDLED:
         assert STYLE_DIR / f"{name}.jpg" in shipped
         assert MODEL_DIR / f"{name}.safetensors" in shipped
+    assert MODEL_DIR / "starry.steady.safetensors" in shipped  # the network trained for video
+    assert SHIPPED_DECODER in shipped  # the arbitrary-style network's decoder

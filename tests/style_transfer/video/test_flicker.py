@@ -69,3 +69,11 @@ def test_compare_flicker_needs_a_style(tiny_model_file: Path, short_clip: Path, 
     argv = ["video", str(short_clip), "--model", str(tiny_model_file), "--compare-flicker"]
     assert main(argv) == 2
     assert "give --style, not --model" in capsys.readouterr().err
+
+
+def test_starry_ships_a_network_trained_for_video() -> None:
+    steady = get_style("starry").steady_model_path
+    assert steady is not None and steady.parent == STYLE_DIR / "models"
+    assert get_style("wave").steady_model_path is None
+    # a style image given under the name has no trained network, for video either
+    assert get_style("starry", image=STYLE_DIR / "wave.jpg").steady_model_path is None
