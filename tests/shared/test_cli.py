@@ -139,6 +139,7 @@ def test_torchrun_passes_every_flag_of_every_command_to_the_app():
     assert with_run_dir == {(app, c) for app, c, f in flags if f == RUN_DIR_ALIAS} == {
         ("retinopathy", "train"), ("retinopathy", "evaluate"), ("retinopathy", "predict"),
         ("style_transfer", "train"),
+        ("style_transfer", "train-arbitrary"),
     }  # fmt: skip
     for app, command, flag in flags:
         if flag == RUN_DIR_ALIAS:
