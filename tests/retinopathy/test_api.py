@@ -55,7 +55,8 @@ def test_grade_returns_one_row_per_photo_as_predict_writes(trained, tmp_path: Pa
     assert list(df["class"]) == [["0 none", "1 mild", "2 moderate", "3 severe",
                                   "4 proliferative"][g] for g in df["grade"]]  # fmt: skip
     one = retinopathy.grade(str(run), [folder / "3_right.png"])
-    np.testing.assert_allclose(one[[f"p_{k}" for k in range(5)]].to_numpy(), probs[1:], rtol=1e-6)
+    # a batch of one and a batch of many round differently in float32
+    np.testing.assert_allclose(one[[f"p_{k}" for k in range(5)]].to_numpy(), probs[1:], atol=5e-6)
     out = tmp_path / "grades.csv"
     retinopathy.predict(retinopathy.PredictConfig(run, folder, out=out))
     written = pd.read_csv(out)
