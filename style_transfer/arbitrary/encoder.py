@@ -24,22 +24,27 @@ from style_transfer.loss_network import LossNetwork, build_loss_network, resolve
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """Where AdaIN acts (``adain_layer``, at 1/``stride`` scale) and the style loss's layers."""
+    """Where AdaIN acts (``adain_layer``, at 1/``stride`` scale), the style loss's layers and
+    the deep layer where the decoded image may be asked to keep the photo (``photo_layer``)."""
 
     adain_layer: str
     style_layers: tuple[str, ...]
     channels: int  # of the AdaIN layer
+    photo_layer: str
     stride: int = 8
 
     @property
     def layers(self) -> list[str]:
-        return list(dict.fromkeys([*self.style_layers, self.adain_layer]))
+        return list(dict.fromkeys([*self.style_layers, self.adain_layer, self.photo_layer]))
 
 
 ENCODERS: dict[str, EncoderSpec] = {
-    "vgg19": EncoderSpec("relu4_1", ("relu1_1", "relu2_1", "relu3_1", "relu4_1"), 512),
+    "vgg19": EncoderSpec(
+        "relu4_1", ("relu1_1", "relu2_1", "relu3_1", "relu4_1"), 512, photo_layer="relu4_1"
+    ),
+    # block7 (1/16) is the content layer of Gatys's EfficientNet preset and of the quality ruler
     "efficientnet_lite0": EncoderSpec(
-        "block4", ("stem", "block0", "block2", "block4", "block7"), 40
+        "block4", ("stem", "block0", "block2", "block4", "block7"), 40, photo_layer="block7"
     ),
 }
 ENCODER_CHOICES = ("auto", *ENCODERS)

@@ -5,8 +5,11 @@
     total, logs = loss(decoder, (photos, paintings))    # the engine's step_fn
 
 Content: the decoded image's features at the AdaIN layer against the AdaIN target ``t`` (not the
-photo's features: the decoder is asked to reproduce the renormalised map). Style: at every style
-layer, the decoded image's per-channel means and standard deviations against the painting's.
+photo's features: the decoder is asked to reproduce the renormalised map). Photo: optionally,
+the decoded image's features at the encoder's deep ``photo_layer`` against the photo's own, the
+content term of Gatys's objective; it keeps the layout AdaIN's renormalisation blurs. Style: at
+every style layer, the decoded image's per-channel means and standard deviations against the
+painting's.
 Each term is divided by its target's mean square, so layers and encoders weigh alike. The first
 ``own_style_share`` of the batch takes its photo as its own style, and a pixel loss asks for
 the photo back: the decoder then inverts the encoder too, which is what alpha 0 needs.
@@ -36,8 +39,10 @@ class AdaINLoss:
         style_weight: float,
         own_style_share: float = 0.0,
         reconstruction_weight: float = 1.0,
+        photo_weight: float = 0.0,
     ) -> None:
         self.encoder, self.spec = encoder, spec
+        self.photo_weight = photo_weight
         self.style_weight, self.own_style_share = style_weight, own_style_share
         self.reconstruction_weight = reconstruction_weight
 
@@ -56,9 +61,9 @@ class AdaINLoss:
         paintings = torch.cat([photos[:k], paintings[k:]])
         layer = self.spec.adain_layer
         with torch.no_grad():
-            content = self.encoder(photos, layers=[layer])[layer]
+            content = self.encoder(photos, layers=[layer, self.spec.photo_layer])
             style = self.encoder(paintings, layers=self.spec.layers)
-            target = adain(content, *channel_statistics(style[layer]))
+            target = adain(content[layer], *channel_statistics(style[layer]))
         decoded = decoder(target)
         feats = self.encoder(decoded, layers=self.spec.layers)
         content_loss = relative_mse(feats[layer], target)
@@ -71,6 +76,11 @@ class AdaINLoss:
         ) / len(self.spec.style_layers)
         total = content_loss + self.style_weight * style_loss
         logs = {"content": content_loss.detach(), "style": style_loss.detach()}
+        if self.photo_weight:
+            deep = self.spec.photo_layer
+            photo_loss = relative_mse(feats[deep], content[deep])
+            total = total + self.photo_weight * photo_loss
+            logs["photo"] = photo_loss.detach()
         if k:
             pixels = F.mse_loss(decoded[:k], photos[:k])
             total = total + self.reconstruction_weight * pixels / photos[:k].pow(2).mean()

@@ -38,6 +38,7 @@ class ArbitrarySettings:
     style_weight: float = 2.0
     own_style_share: float = 0.125  # of each batch: the photo is its own style (alpha 0)
     reconstruction_weight: float = 1.0  # pixel loss on those
+    photo_weight: float = 0.0  # the photo's own deep features (EncoderSpec.photo_layer)
     demo_images: int = 4000
     generated_styles: int = 600
     out: str | None = None  # decoder file; None: the user's decoder (style_transfer.arbitrary)
@@ -56,7 +57,7 @@ class ArbitrarySettings:
         for name in ("demo_images", "generated_styles"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("style_weight", "reconstruction_weight"):
+        for name in ("style_weight", "reconstruction_weight", "photo_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"{name} must be a finite number >= 0, not {value}")
@@ -127,6 +128,7 @@ def recipe_command(settings: ArbitrarySettings, train: TrainConfig) -> str:
         "--style-weight": settings.style_weight,
         "--own-style-share": settings.own_style_share,
         "--reconstruction-weight": settings.reconstruction_weight,
+        "--photo-weight": settings.photo_weight,
         "--demo-images": None if settings.photos else settings.demo_images,
         "--generated-styles": None if settings.styles else settings.generated_styles,
         "--epochs": train.epochs,

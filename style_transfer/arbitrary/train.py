@@ -127,6 +127,7 @@ def _job(
             style_weight=settings.style_weight,
             own_style_share=settings.own_style_share,
             reconstruction_weight=settings.reconstruction_weight,
+            photo_weight=settings.photo_weight,
         )
         pairs = training_pairs(settings, train.seed)
         trainer = Trainer(

@@ -42,10 +42,17 @@ from style_transfer.johnson.train import train_style
 from style_transfer.loss_network import FALLBACK, POOLING_CHOICES
 
 SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", "content_weight",
-            "style_weight", "tv_weight", "temporal_weight", "widths", "residual_blocks",
-            "demo_images",
+            "style_weight", "tv_weight", "style_layer_weights", "temporal_weight", "widths",
+            "residual_blocks", "demo_images",
             "preview_every", "out")  # fmt: skip
 TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers joined by commas: {text!r}") from None
 
 
 def _widths(text: str) -> tuple[int, int, int]:
@@ -96,6 +103,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     loss.add_argument("--content-weight", type=float, help=_settings("content_weight"))
     loss.add_argument("--style-weight", type=float, help=_settings("style_weight"))
     loss.add_argument("--tv-weight", type=float, help=_settings("tv_weight"))
+    loss.add_argument(
+        "--style-layer-weights",
+        type=_weights,
+        metavar="W1,W2,...",
+        help="one weight per style layer of the loss network, shallow to deep; larger deep "
+        "weights give larger structures (default: all equal)",
+    )
     loss.add_argument(
         "--temporal-weight",
         type=float,

@@ -32,8 +32,8 @@ from style_transfer.arbitrary.recipe import ArbitraryRequest, ArbitrarySettings,
 from style_transfer.arbitrary.train import train_arbitrary
 
 SETTINGS = ("photos", "styles", "image_size", "encoder", "widths", "style_weight",
-            "own_style_share", "reconstruction_weight", "demo_images", "generated_styles",
-            "out")  # fmt: skip
+            "own_style_share", "reconstruction_weight", "photo_weight", "demo_images",
+            "generated_styles", "out")  # fmt: skip
 TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
 
 
@@ -83,6 +83,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"{_s('own_style_share')}",
     )
     net.add_argument("--reconstruction-weight", type=float, help=_s("reconstruction_weight"))
+    net.add_argument(
+        "--photo-weight",
+        type=float,
+        help="keep the photo's own deep features, as Gatys's content term does "
+        f"{_s('photo_weight')}",
+    )
     fit = p.add_argument_group("training")
     fit.add_argument("--epochs", type=int, help=_t("epochs"))
     fit.add_argument("--batch-size", type=int, help=_t("batch_size"))

@@ -23,11 +23,12 @@ relu2_2), style at ``block0``, ``block2``, ``block4``, ``block7`` (1/2 ... 1/16)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
+from shared.errors import UserError
 from style_transfer.loss_network import (
     LayerPreset,
     LossNetwork,
@@ -62,6 +63,20 @@ def resolve_loss_backbone(name: str) -> str:
     """The loss network ``name`` stands for: ``auto`` as for every method
     (:func:`~style_transfer.loss_network.resolve_backbone`), with the paper's VGG16."""
     return resolve_backbone(name, paper=PAPER_BACKBONE, choices=LOSS_BACKBONES)
+
+
+def named_style_weights(backbone: str, weights: Sequence[float] | None) -> dict[str, float] | None:
+    """``weights``, one per style layer of ``backbone``'s Johnson preset (shallow to deep), by
+    layer name; None stays None (the preset's own)."""
+    if weights is None:
+        return None
+    layers = [name for name, _ in JOHNSON_LAYERS[resolve_loss_backbone(backbone)].style]
+    if len(layers) != len(weights):
+        raise UserError(
+            f"style_layer_weights: {len(weights)} given, but the {backbone} loss network has "
+            f"{len(layers)} style layers ({', '.join(layers)})"
+        )
+    return dict(zip(layers, map(float, weights), strict=True))
 
 
 class PerceptualLoss(nn.Module):
@@ -125,18 +140,20 @@ def build_perceptual_loss(
     tv_weight: float,
     content_layer: str | None = None,
     style_layers: Mapping[str, float] | None = None,
+    layer_weights: Sequence[float] | None = None,
 ) -> PerceptualLoss:
     """The loss for ``style_image`` (3, h, w) in [0, 1], with ``backbone``'s Johnson layers.
 
-    The weights have no defaults here: a training run's come from its
-    :class:`~style_transfer.johnson.train.JohnsonSettings`.
+    ``layer_weights``: one per style layer of the preset, shallow to deep, in place of its own
+    (``style_layers`` names other layers instead). The weights have no defaults here: a training
+    run's come from its :class:`~style_transfer.johnson.recipe.JohnsonSettings`.
 
     ``auto`` pretrained weights: ImageNet weights where they load offline, as Gatys' ``auto``.
     """
     name = resolve_loss_backbone(backbone)
     preset = JOHNSON_LAYERS[name]
     content_layer = content_layer or preset.content[0]
-    style_layers = dict(style_layers or preset.style)
+    style_layers = dict(style_layers or named_style_weights(name, layer_weights) or preset.style)
     net = build_loss_network(
         name,
         pretrained="auto",

@@ -42,6 +42,9 @@ class JohnsonSettings:
     # the palette and strokes are the painting's and faces stay recognisable.
     style_weight: float = 2.0
     tv_weight: float = 1.0
+    # one weight per style layer of the loss network, shallow to deep (they are normalised to
+    # sum to 1); None: all equal. Deeper layers weigh larger structures (panes, swirls)
+    style_layer_weights: tuple[float, ...] | None = None
     # > 0: trained for video (style_transfer.johnson.temporal_loss); 0: per photo, as the paper
     temporal_weight: float = 0.0
     widths: tuple[int, int, int] = (32, 64, 128)
@@ -60,6 +63,13 @@ class JohnsonSettings:
                 raise UserError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size < MIN_IMAGE_SIZE:
             raise UserError(f"image_size must be at least {MIN_IMAGE_SIZE} px")
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
+            weights = self.style_layer_weights
+            if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+                raise UserError(
+                    f"style_layer_weights must be finite, >= 0 and not all 0, not {weights}"
+                )
         for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -125,6 +135,10 @@ class TrainRequest:
             raise UserError(f"export must be one of {', '.join(EXPORT_CHOICES)}, not {self.export}")
 
 
+def _joined(values: tuple[float, ...] | None) -> str | None:
+    return None if values is None else ",".join(f"{v:g}" for v in values)
+
+
 def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
     """The command that trains this model again, every setting spelled out."""
     settings = request.settings
@@ -139,6 +153,7 @@ def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
         "--content-weight": settings.content_weight,
         "--style-weight": settings.style_weight,
         "--tv-weight": settings.tv_weight,
+        "--style-layer-weights": _joined(settings.style_layer_weights),
         "--temporal-weight": settings.temporal_weight or None,  # off: as before it existed
         "--widths": ",".join(map(str, settings.widths)),
         "--residual-blocks": settings.residual_blocks,

@@ -293,6 +293,7 @@ def _perceptual_loss(
         content_weight=settings.content_weight,
         style_weight=settings.style_weight,
         tv_weight=settings.tv_weight,
+        layer_weights=settings.style_layer_weights,
     )
 
 

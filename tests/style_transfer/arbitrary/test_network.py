@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from shared.errors import UserError
+from style_transfer.arbitrary.adain import adain, channel_statistics
 from style_transfer.arbitrary.decoder import Decoder, DecoderConfig
 from style_transfer.arbitrary.encoder import ENCODERS, build_encoder
 from style_transfer.arbitrary.loss import AdaINLoss
@@ -84,3 +86,29 @@ def test_the_training_loss_trains_the_decoder_only(encoder) -> None:
     assert torch.isfinite(total) and set(logs) == {"content", "style", "pixels"}
     assert all(p.grad is not None for p in decoder.parameters())
     assert all(p.grad is None for p in encoder.parameters())
+
+
+def test_the_photo_term_adds_the_deep_features_distance_to_the_photo(encoder) -> None:
+    spec = ENCODERS[BACKBONE]
+    decoder = Decoder(SMALL)
+    torch.manual_seed(1)
+    photos, paintings = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    plain, logs = AdaINLoss(encoder, spec, style_weight=2.0)(decoder, (photos, paintings))
+    assert "photo" not in logs  # off by default: the paper's loss
+    total, logs = AdaINLoss(encoder, spec, style_weight=2.0, photo_weight=3.0)(
+        decoder, (photos, paintings)
+    )
+    with torch.no_grad():
+        mine = encoder(decoder(_target(encoder, spec, photos, paintings)), layers=["block7"])
+        theirs = encoder(photos, layers=["block7"])
+        expected = F.mse_loss(mine["block7"], theirs["block7"]) / theirs["block7"].pow(2).mean()
+    assert spec.photo_layer == "block7"  # the quality ruler's and Gatys's content layer
+    torch.testing.assert_close(logs["photo"], expected)
+    torch.testing.assert_close(total, plain + 3.0 * expected)
+
+
+def _target(encoder, spec, photos, paintings) -> torch.Tensor:
+    layer = spec.adain_layer
+    content = encoder(photos, layers=[layer])[layer]
+    style = encoder(paintings, layers=[layer])[layer]
+    return adain(content, *channel_statistics(style))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from style_transfer.johnson.loss import JOHNSON_LAYERS, PerceptualLoss
+from shared.errors import UserError
+from style_transfer.johnson.loss import JOHNSON_LAYERS, PerceptualLoss, named_style_weights
 from style_transfer.loss_network import build_loss_network
 
 
@@ -42,3 +43,12 @@ def test_content_target_stops_at_its_layer_and_the_terms_add_up(classifiers, pai
     assert total.item() == pytest.approx(sum(v.item() for v in parts.values()))
     _, same = loss(photos, photos)
     assert same["content"].item() == 0.0  # the photo itself: no content loss
+
+
+def test_style_layer_weights_are_named_in_the_presets_order() -> None:
+    assert named_style_weights("efficientnet_lite0", None) is None
+    named = named_style_weights("efficientnet_lite0", [1, 1, 2, 4])
+    assert named == {"block0": 1.0, "block2": 1.0, "block4": 2.0, "block7": 4.0}
+    assert list(named) == [n for n, _ in JOHNSON_LAYERS["efficientnet_lite0"].style]
+    with pytest.raises(UserError, match=r"3 given, but the efficientnet_lite0 loss network has 4"):
+        named_style_weights("efficientnet_lite0", [1, 2, 3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def test_the_papers_schedule_and_the_demo_sets() -> None:
         ({"tv_weight": float("nan")}, "tv_weight must be a finite number >= 0"),
         ({"widths": (8, 16)}, "widths must be three positive channel counts"),
         ({"out": "model.pt"}, "out must name a .safetensors file"),
+        ({"style_layer_weights": (0.0, 0.0)}, "style_layer_weights must be finite, >= 0 and not"),
+        ({"style_layer_weights": (1.0, -1.0)}, "style_layer_weights must be finite, >= 0"),
     ],
 )
 def test_bad_settings_are_user_errors(bad: dict, message: str) -> None:
@@ -59,5 +62,10 @@ def test_paths_become_absolute_and_the_recipe_trains_the_same_again(tmp_path, mo
     assert opts["--data"] == str(tmp_path / "photos") and opts["--widths"] == "8,16,32"
     assert (opts["--epochs"], opts["--batch-size"], opts["--backbone"]) == ("2", "4", "vgg16")
     assert "--demo-images" not in opts  # a folder of photos: the demo set's size does not apply
+    assert "--style-layer-weights" not in opts  # the loss network's own weights
+    weighted = replace(settings, style_layer_weights=[1, 1, 2, 4.5])
+    assert weighted.style_layer_weights == (1.0, 1.0, 2.0, 4.5)
+    words = shlex.split(recipe_command(TrainRequest(weighted), train))
+    assert words[words.index("--style-layer-weights") + 1] == "1,1,2,4.5"
     with pytest.raises(UserError, match="export must be one of onnx"):
         TrainRequest(export="tflite")

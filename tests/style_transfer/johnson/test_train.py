@@ -135,3 +135,24 @@ def test_sigkilled_training_resumes_bit_identical(tmp_path, photos_dir, style_pn
     previews = {p.name for p in (reference / "plots").glob("preview-*.png")}
     assert previews == {f"preview-{s:06d}.png" for s in (4, 6)}
     assert {p.name for p in (killed / "plots").glob("preview-*.png")} == previews
+
+
+def test_style_layer_weights_reach_the_training_loss(tmp_path, photos_dir, style_png) -> None:
+    settings = JohnsonSettings(
+        "mine", data=str(photos_dir), image_size=32, style_size=48,
+        backbone="efficientnet_lite0", widths=WIDTHS, residual_blocks=BLOCKS, preview_every=0,
+        style_layer_weights=(1.0, 1.0, 2.0, 4.0),
+    )  # fmt: skip
+    job = new_training(
+        settings, TrainConfig(epochs=1, batch_size=2, plots=False), style_image=style_png,
+        run=tmp_path / "run", device="cpu", verbose=False,
+    )  # fmt: skip
+    # normalised to sum to 1, as the preset's equal weights are
+    assert job.loss.style_layers == {
+        "block0": 1 / 8,
+        "block2": 1 / 8,
+        "block4": 1 / 4,
+        "block7": 1 / 2,
+    }
+    config = json.loads(RunPaths(tmp_path / "run").config.read_text())
+    assert config["johnson"]["style_layer_weights"] == [1.0, 1.0, 2.0, 4.0]
