@@ -128,7 +128,7 @@ def arbitrary_pass(photo: np.ndarray, request: StylizeRequest, styles: list[Styl
     device = pick_device(request.device)
     small = shrink(photo, request.size)
     with cpu_threads(request.threads):
-        net, _, _ = load_styled_network(request, styles, device)
+        net = load_styled_network(request, styles, device).net
         styled = transform_images(net, [small], preserve_color=request.preserve_color)[0]
     if small.shape == photo.shape:
         return styled

@@ -70,6 +70,8 @@ class ArbitraryNet(nn.Module):
         self.norm.set_style(blend_statistics(stats, weights), alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm.alpha == 0:  # the two decoder passes below would cancel exactly
+            return x.to(self.norm.weight.dtype).clamp(0, 1)
         h, w = x.shape[-2:]
         padded = _padded(x, self.spec.stride)
         features = self.encode(padded)

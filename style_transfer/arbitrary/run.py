@@ -19,8 +19,11 @@ preservation, the same outputs, sheet and record.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from shared.device import describe, pick_device
@@ -42,18 +45,32 @@ from style_transfer.styles import Style
 DEFAULT_ALPHA = 1.0
 
 
+@dataclass
+class StyledNetwork:
+    """The network set to a request's paintings, and what the run's record says of it."""
+
+    net: ArbitraryNet
+    meta: dict[str, Any]  # the decoder file's: encoder, recipe
+    dtype: torch.dtype
+    decoder: Path
+    alpha: float
+    weights: list[float]
+    paintings: list[np.ndarray]
+
+
 def load_styled_network(
     request: StylizeRequest, styles: list[Style], device: torch.device
-) -> tuple[ArbitraryNet, dict, torch.dtype]:
+) -> StyledNetwork:
     """The network with ``styles`` set as its target, in the request's precision."""
     weights = style_weights(request.style_weights, len(styles))  # bad weights: before any work
-    paintings = [to_tensor(read_photo(style.image_path)) for style in styles]
-    net, meta = load_arbitrary(find_decoder(request.decoder), device)
+    paintings = [read_photo(style.image_path) for style in styles]
+    decoder = find_decoder(request.decoder)
+    net, meta = load_arbitrary(decoder, device)
     alpha = DEFAULT_ALPHA if request.alpha is None else request.alpha
-    net.set_styles(paintings, weights, alpha)
+    net.set_styles([to_tensor(p) for p in paintings], weights, alpha)
     # rank 0 decides for all, as for Johnson: every rank must compute the same bytes
     dtype = on_main(choose_precision, to_inference(net, device), request.precision, device)
-    return net.to(dtype), meta, dtype
+    return StyledNetwork(net.to(dtype), meta, dtype, decoder, alpha, weights, paintings)
 
 
 def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
@@ -70,16 +87,21 @@ def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
     tally = Tally()
     with cpu_threads(request.threads) as threads:
         start = time.perf_counter()
-        net, meta, dtype = load_styled_network(request, styles, device)
+        styled = load_styled_network(request, styles, device)
         tally.load = time.perf_counter() - start
         if is_main_process():
             print(
-                f"arbitrary-style network ({meta.get('encoder')} encoder, decoder "
-                f"{find_decoder(request.decoder)}) on {describe(device)}, {NAMES[dtype]}"
+                f"arbitrary-style network ({styled.meta.get('encoder')} encoder, decoder "
+                f"{styled.decoder}) on {describe(device)}, {NAMES[styled.dtype]}"
             )
         try:
             transform_sources(
-                net, sources, request.size, outputs, tally, preserve_color=request.preserve_color
+                styled.net,
+                sources,
+                request.size,
+                outputs,
+                tally,
+                preserve_color=request.preserve_color,
             )
         except BaseException:
             outputs.remove_if_empty()
@@ -88,20 +110,20 @@ def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
         "method": "arbitrary",
         "styles": [style.label for style in styles],
         "style_images": [str(style.image_path) for style in styles],
-        "style_weights": style_weights(request.style_weights, len(styles)),
-        "alpha": DEFAULT_ALPHA if request.alpha is None else request.alpha,
-        "decoder": str(find_decoder(request.decoder)),
-        "decoder_recipe": meta.get("recipe", ""),
+        "style_weights": styled.weights,
+        "alpha": styled.alpha,
+        "decoder": str(styled.decoder),
+        "decoder_recipe": styled.meta.get("recipe", ""),
         "content": request.content,
         "photos": tally.photos,
         "skipped": tally.skipped,
         "size": request.size,
         "device": str(device),
         "threads": threads,
-        "precision": NAMES[dtype],
+        "precision": NAMES[styled.dtype],
         "preserve_color": request.preserve_color,
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }
-    painting = read_photo(styles[0].image_path)
+    painting = styled.paintings[0]
     on_main(write_results, outputs, tally, styles[0], painting, record, len(sources), "arbitrary")
     return outputs.where
