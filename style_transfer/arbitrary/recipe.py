@@ -113,6 +113,7 @@ class ArbitraryRequest:
     training: ArbitraryTraining = field(default_factory=ArbitraryTraining)
     run: Path | None = None
     resume: Path | None = None
+    epochs: int | None = None  # with resume: continue to this many epochs
     device: str = DEFAULT_DEVICE
     threads: int | None = None
 

@@ -88,14 +88,30 @@ def new_training(
 
 
 def resume_training(
-    run: str | Path, *, device: str | None = None, threads: int | None = None, verbose: bool = True
+    run: str | Path,
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    epochs: int | None = None,
+    verbose: bool = True,
 ) -> ArbitraryJob:
-    """The run in ``run`` rebuilt from its config.json, with its recorded thread count."""
+    """The run in ``run`` rebuilt from its config.json, with its recorded thread count;
+    ``epochs`` above the planned count continues it that far (recorded, recipe included)."""
     config = read_config(run)
     if "arbitrary" not in config:
         raise UserError(f"{run} is not a decoder-training run (no 'arbitrary' in config.json)")
     settings = ArbitrarySettings.from_dict(config["arbitrary"])
     train = TrainConfig.from_dict(config["train"])
+    if epochs is not None and epochs != train.epochs:
+        if epochs < train.epochs:
+            raise UserError(
+                f"{run} is planned for {train.epochs} epochs: a resume can add epochs, not "
+                "remove them"
+            )
+        print(f"{run}: continuing to {epochs} epochs (planned for {train.epochs})", flush=True)
+        train = replace(train, epochs=epochs)
+        config.update(recipe=recipe_command(settings, train), train=train.to_dict())
+        write_config(run, config)
     pairs = training_pairs(settings, train.seed)
     found = (len(pairs.photos), len(pairs.paintings))  # type: ignore[arg-type]
     if found != (settings.n_photos, settings.n_styles):
@@ -195,7 +211,9 @@ def train_arbitrary(request: ArbitraryRequest, *, verbose: bool = True) -> tuple
     """The ``train-arbitrary`` command: train (or resume), save and register the decoder."""
     if request.resume is not None:
         print(f"resuming {request.resume} with its own settings (config.json)", flush=True)
-        job = resume_training(request.resume, threads=request.threads, verbose=verbose)
+        job = resume_training(
+            request.resume, threads=request.threads, epochs=request.epochs, verbose=verbose
+        )
     else:
         train = replace(request.training.train_config(), threads=request.threads)
         job = new_training(

@@ -11,7 +11,8 @@ painting corpus (random strokes, stained glass, prints and recoloured bundled pa
 photo is paired with a painting drawn by its index, so a resume sees the same pairs. The run
 folder holds checkpoints every --checkpoint-every steps, curves, a sheet of held-out photos
 under held-out paintings, and the decoder; it is registered beside the user's styles unless
---out names the file. With --resume the run's own settings are used.
+--out names the file. With --resume the run's own settings are used; --epochs beyond the
+planned count continues the run that far.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def request_from(args: argparse.Namespace) -> ArbitraryRequest:
     return ArbitraryRequest(
         settings=ArbitrarySettings(**settings),
         training=ArbitraryTraining(**given(args, *TRAINING)),
+        epochs=args.epochs if args.resume else None,
         **given(args, "run", "resume", "device", "threads"),
     )
 

@@ -37,6 +37,19 @@ def test_training_writes_the_run_and_the_decoder(decoder_file: Path) -> None:
     assert decoder_file.stat().st_size < 100_000
 
 
+def test_a_finished_run_resumed_with_more_epochs_trains_on(tmp_path: Path, capsys) -> None:
+    run, out = tmp_path / "run", tmp_path / "d.safetensors"
+    assert main(["train-arbitrary", *TINY_TRAINING, "--run-dir", str(run), "--out", str(out)]) == 0
+    assert main(["train-arbitrary", "--resume", str(run), "--epochs", "2"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["epochs"] == 2 and "--epochs 2" in config["recipe"]
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]  # one more epoch, not a restart
+    assert "continuing to 2 epochs (planned for 1)" in capsys.readouterr().out
+    assert main(["train-arbitrary", "--resume", str(run), "--epochs", "1"]) != 0
+    assert "a resume can add epochs, not remove them" in capsys.readouterr().err
+
+
 def test_stylize_with_any_painting_keeps_the_photos_size(
     decoder_file: Path, style_png: Path, tmp_path: Path, capsys
 ) -> None:
