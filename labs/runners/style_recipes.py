@@ -7,11 +7,14 @@ Each candidate of the recipe is the ``base`` training settings with a few change
 size, image size, batches, style weight, style layer weights). It is trained for every style of
 the recipe, on the demo photos, and measured on the style_quality lab's ruler
 (:class:`~style_transfer.quality.QualityMeter`) with photos outside the demo set, beside the
-model the package ships now. Per style the lab chooses the candidate that moves the photos
-furthest toward the painting's statistics while its content distance stays within
-``max_content``; its model file carries its recipe. Writes ``results.md``, ``sheet.png`` and
-the trained models in ``models/``. A killed lab resumes: finished models are kept, a run cut
-short continues from its last checkpoint.
+model the package ships now. Per style the lab keeps the candidates that move the photos nearly
+as far toward the painting's statistics as the furthest one (within ``share_tolerance``) at a
+content distance at most ``content_tolerance`` above the shipped model's, and of those chooses
+the one trained with the largest style image: the ruler measures the painting at the photo's
+working size, which favours texture at that scale, so between results it grades alike the
+larger strokes and panes are the painting's. The chosen model file carries its recipe. Writes
+``results.md``, ``sheet.png`` and the trained models in ``models/``. A killed lab resumes:
+finished models are kept, a run cut short continues from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Score:
     content: float  # mean content distance
     train_seconds: float | None  # as the model file records it
     recipe: str
+    style_size: int = 0  # px, the style image's longer side in training
     chosen: bool = False
 
 
@@ -104,12 +108,18 @@ def measure(
     return (b - statistics.mean(after)) / b, statistics.mean(content), results, meta
 
 
-def choose(scores: list[Score], max_content: float) -> Score:
-    """The furthest-moving candidate within the content bound (the shipped one if none is)."""
-    within = [s for s in scores if s.content <= max_content] or [
-        s for s in scores if s.candidate == SHIPPED
+def choose(scores: list[Score], share_tolerance: float, content_tolerance: float) -> Score:
+    """Of the candidates within the tolerances (see the module's docstring), the one with the
+    largest style image; ties go to the one that moved furthest."""
+    shipped = next(s for s in scores if s.candidate == SHIPPED)
+    furthest = max(s.share for s in scores)
+    near = [
+        s
+        for s in scores
+        if s.share >= furthest - share_tolerance
+        and s.content <= shipped.content + content_tolerance
     ]
-    best = max(within, key=lambda s: s.share)
+    best = max(near or [shipped], key=lambda s: (s.style_size, s.share))
     best.chosen = True
     return best
 
@@ -130,8 +140,9 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
             painting = read_photo(get_style(style).image_path)
             share, content, results, meta = measure(path, painting, photos, meter)
             seconds = meta.get("final", {}).get("time")
+            size = candidate.settings.get("style_size", recipe["base"]["style_size"])
             scores.append(
-                Score(style, candidate.name, share, content, seconds, meta.get("recipe", ""))
+                Score(style, candidate.name, share, content, seconds, meta.get("recipe", ""), size)
             )
             if candidate.name == SHIPPED:
                 sheet += [photos[-1], shrink(painting, size)]
@@ -139,7 +150,8 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
             sheet.append(results[-1])
             titles.append(f"{candidate.name}: {share:.0%}")
     for style in styles:
-        choose([s for s in scores if s.style == style], recipe["max_content"])
+        mine = [s for s in scores if s.style == style]
+        choose(mine, recipe["share_tolerance"], recipe["content_tolerance"])
     save_image_grid(sheet, out_dir / "sheet.png", titles=titles, ncol=2 + len(candidates(recipe)))
     table = out_dir / "results.md"
     atomic_write_text(table, _table(scores, recipe, quick))
@@ -153,16 +165,20 @@ def _table(scores: list[Score], recipe: dict[str, Any], quick: bool) -> str:
         "",
         recipe.get("description", ""),
         "",
-        f"Base settings: {recipe['base']}; chosen: the largest share of the way with content "
-        f"distance at most {recipe['max_content']}.",
+        f"Base settings: {recipe['base']}. Chosen: of the candidates within "
+        f"{recipe['share_tolerance'] * 100:g} points of the furthest share of the way, at a "
+        f"content distance at most {recipe['content_tolerance']} above the shipped model's, the "
+        "one trained with the largest style image.",
         "",
-        "| style | candidate | training seconds | of the way to 0 | content distance | chosen |",
-        "|---|---|---:|---:|---:|:---:|",
+        "| style | candidate | style image px | training seconds | of the way to 0 "
+        "| content distance | chosen |",
+        "|---|---|---:|---:|---:|---:|:---:|",
     ]
     for s in scores:
         trained = "" if s.train_seconds is None else f"{s.train_seconds:.0f}"
         lines.append(
-            f"| {s.style} | {s.candidate} | {trained} | {s.share:.0%} | {s.content:.3f} "
+            f"| {s.style} | {s.candidate} | {s.style_size} | {trained} | {s.share:.0%} "
+            f"| {s.content:.3f} "
             f"| {'yes' if s.chosen else ''} |"
         )
     lines += ["", "Chosen recipes:", ""]
