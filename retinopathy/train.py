@@ -52,6 +52,7 @@ from shared.distributed import (
     world_size,
 )
 from shared.engine import Trainer
+from shared.engine.resume import planned_epochs
 from shared.engine.tensorboard import TensorBoardLog
 from shared.errors import UserError
 from shared.rng import seed_everything
@@ -158,16 +159,11 @@ def resume(
 
 def _plan_more_epochs(config: RunConfig, epochs: int, run_dir: Path) -> bool:
     """Whether ``epochs`` grows the run's plan (recorded in ``config``); fewer is refused."""
-    planned = config.train.epochs
-    if epochs < planned:
-        raise UserError(
-            f"{run_dir} is planned for {planned} epochs: a resume can add epochs, not remove them"
-        )
-    if epochs == planned:
+    grown = planned_epochs(run_dir, config.train.epochs, epochs)
+    if grown is None:
         return False
-    config.extended_from = [*config.extended_from, planned]
-    config.train.epochs = epochs
-    print(f"{run_dir}: continuing to {epochs} epochs (planned for {planned})", flush=True)
+    config.extended_from = [*config.extended_from, config.train.epochs]
+    config.train.epochs = grown
     return True
 
 

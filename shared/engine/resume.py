@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -133,6 +134,19 @@ def resume(trainer: Trainer) -> bool:
         f"(step {trainer.step})"
     )
     return False
+
+
+def planned_epochs(run: str | Path, planned: int, asked: int | None) -> int | None:
+    """The epoch count a resume asked for (``asked``) when it grows the run's plan, said once;
+    None when it leaves the plan as it is. Fewer epochs than planned are refused."""
+    if asked is None or asked == planned:
+        return None
+    if asked < planned:
+        raise UserError(
+            f"{run} is planned for {planned} epochs: a resume can add epochs, not remove them"
+        )
+    print(f"{run}: continuing to {asked} epochs (planned for {planned})", flush=True)
+    return asked
 
 
 def replan_cosine(trainer: Trainer) -> None:

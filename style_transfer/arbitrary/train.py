@@ -27,6 +27,7 @@ import torch
 
 from shared.device import describe, pick_device
 from shared.engine import TrainConfig, Trainer
+from shared.engine.resume import planned_epochs
 from shared.errors import UserError
 from shared.plotting import save_image_grid
 from shared.rng import seed_everything
@@ -102,14 +103,9 @@ def resume_training(
         raise UserError(f"{run} is not a decoder-training run (no 'arbitrary' in config.json)")
     settings = ArbitrarySettings.from_dict(config["arbitrary"])
     train = TrainConfig.from_dict(config["train"])
-    if epochs is not None and epochs != train.epochs:
-        if epochs < train.epochs:
-            raise UserError(
-                f"{run} is planned for {train.epochs} epochs: a resume can add epochs, not "
-                "remove them"
-            )
-        print(f"{run}: continuing to {epochs} epochs (planned for {train.epochs})", flush=True)
-        train = replace(train, epochs=epochs)
+    grown = planned_epochs(run, train.epochs, epochs)
+    if grown is not None:
+        train = replace(train, epochs=grown)
         config.update(recipe=recipe_command(settings, train), train=train.to_dict())
         write_config(run, config)
     pairs = training_pairs(settings, train.seed)
