@@ -59,9 +59,10 @@ class AdaINLoss:
         photos, paintings = batch
         k = self.own_styles(photos.shape[0])
         paintings = torch.cat([photos[:k], paintings[k:]])
-        layer = self.spec.adain_layer
+        layer, deep = self.spec.adain_layer, self.spec.photo_layer
         with torch.no_grad():
-            content = self.encoder(photos, layers=[layer, self.spec.photo_layer])
+            # the photos run on to the deep layer only when the photo term asks for it
+            content = self.encoder(photos, layers=[layer, deep] if self.photo_weight else [layer])
             style = self.encoder(paintings, layers=self.spec.layers)
             target = adain(content[layer], *channel_statistics(style[layer]))
         decoded = decoder(target)
@@ -77,7 +78,6 @@ class AdaINLoss:
         total = content_loss + self.style_weight * style_loss
         logs = {"content": content_loss.detach(), "style": style_loss.detach()}
         if self.photo_weight:
-            deep = self.spec.photo_layer
             photo_loss = relative_mse(feats[deep], content[deep])
             total = total + self.photo_weight * photo_loss
             logs["photo"] = photo_loss.detach()
