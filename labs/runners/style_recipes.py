@@ -91,16 +91,20 @@ def model_for(style: str, candidate: Candidate, recipe: dict[str, Any], out_dir:
 
 
 def measure(
-    model_path: Path, painting: np.ndarray, photos: list[np.ndarray], meter: QualityMeter
+    model_path: Path,
+    painting: np.ndarray,
+    photos: list[np.ndarray],
+    before: list[float],
+    meter: QualityMeter,
 ) -> tuple[float, float, list[np.ndarray], dict[str, Any]]:
-    """(share of the way, mean content distance, the results, the model's meta)."""
+    """(share of the way, mean content distance, the results, the model's meta); ``before``:
+    each photo's own style distance to the painting."""
     model, meta = load_model(model_path)
-    results, before, after, content = [], [], [], []
+    results, after, content = [], [], []
     with torch.inference_mode():
         for photo in photos:
             result = transform_image(model, photo)
             d = meter.distances(result, photo, painting)
-            before.append(meter.style_distance(photo, painting)[0])
             after.append(d.style)
             content.append(d.content)
             results.append(result)
@@ -133,26 +137,35 @@ def run(recipe: dict[str, Any], out_dir: Path) -> Path:
     meter = QualityMeter(side=size)
     scores: list[Score] = []
     sheet, titles = [], []
-    jobs = [(s, c) for s in styles for c in candidates(recipe)]
-    with cpu_threads(recipe.get("threads")):
-        for style, candidate in tqdm(jobs, desc="style recipes", unit="model"):
-            path = model_for(style, candidate, recipe, out_dir)
+    every = candidates(recipe)
+    bar = tqdm(total=len(styles) * len(every), desc="style recipes", unit="model")
+    with cpu_threads(recipe.get("threads")), bar:
+        for style in styles:
             painting = read_photo(get_style(style).image_path)
-            share, content, results, meta = measure(path, painting, photos, meter)
-            seconds = meta.get("final", {}).get("time")
-            size = candidate.settings.get("style_size", recipe["base"]["style_size"])
-            scores.append(
-                Score(style, candidate.name, share, content, seconds, meta.get("recipe", ""), size)
-            )
-            if candidate.name == SHIPPED:
-                sheet += [photos[-1], shrink(painting, size)]
-                titles += [recipe["photos"][len(photos) - 1], style]
-            sheet.append(results[-1])
-            titles.append(f"{candidate.name}: {share:.0%}")
+            before = [meter.style_distance(photo, painting)[0] for photo in photos]
+            sheet += [photos[-1], shrink(painting, size)]
+            titles += [recipe["photos"][len(photos) - 1], style]
+            for candidate in every:
+                path = model_for(style, candidate, recipe, out_dir)
+                share, content, results, meta = measure(path, painting, photos, before, meter)
+                scores.append(
+                    Score(
+                        style,
+                        candidate.name,
+                        share,
+                        content,
+                        meta.get("final", {}).get("time"),
+                        meta.get("recipe", ""),
+                        candidate.settings.get("style_size", recipe["base"]["style_size"]),
+                    )
+                )
+                sheet.append(results[-1])
+                titles.append(f"{candidate.name}: {share:.0%}")
+                bar.update()
     for style in styles:
         mine = [s for s in scores if s.style == style]
         choose(mine, recipe["share_tolerance"], recipe["content_tolerance"])
-    save_image_grid(sheet, out_dir / "sheet.png", titles=titles, ncol=2 + len(candidates(recipe)))
+    save_image_grid(sheet, out_dir / "sheet.png", titles=titles, ncol=2 + len(every))
     table = out_dir / "results.md"
     atomic_write_text(table, _table(scores, recipe, quick))
     return table
