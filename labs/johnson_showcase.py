@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 import style_transfer
-from shared.plotting import save_image_grid
+from shared.contact_sheet import save_image_grid
 from style_transfer.images import read_photo
 
 PHOTOS = ("chelsea", "astronaut", "coffee")

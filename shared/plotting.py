@@ -1,7 +1,8 @@
-"""Figures people would rather look at than read: curves, confusion matrices, image grids.
+"""Figures people would rather look at than read: curves, confusion matrices, bars.
 
-Every function writes a PNG and returns its path; matplotlib runs on the Agg backend, so no
-display is needed.
+Each ``plot_*`` function writes a PNG and returns its path; the ``*_figure`` ones return the
+figure (for TensorBoard). matplotlib runs on the Agg backend, so no display is needed. Sheets of
+images on disk are :mod:`shared.contact_sheet`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from shared.atomic import atomic_path
+from shared.contact_sheet import to_hwc
 
 
 def curve_panels(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
@@ -189,21 +191,6 @@ def plot_bars(
     return _save(fig, path)
 
 
-def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """CHW float tensor in [0, 1] or HWC uint8/float array -> HWC float array in [0, 1]."""
-    if isinstance(image, torch.Tensor):
-        image = image.detach().float().cpu()
-        if image.ndim == 3 and image.shape[0] in (1, 3):
-            image = image.permute(1, 2, 0)
-        image = image.numpy()
-    image = np.asarray(image)
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    return np.clip(image, 0, 1)
-
-
 def image_grid_figure(
     images: Sequence[torch.Tensor | np.ndarray],
     *,
@@ -211,7 +198,8 @@ def image_grid_figure(
     ncol: int | None = None,
     cell_inches: float = 3.0,
 ) -> plt.Figure:
-    """Images side by side (a contact sheet), each optionally titled."""
+    """Images side by side, each optionally titled, as a figure (for TensorBoard; a sheet on
+    disk is :func:`shared.contact_sheet.save_image_grid`)."""
     n = len(images)
     ncol = ncol or n
     nrow = -(-n // ncol)
@@ -221,21 +209,8 @@ def image_grid_figure(
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
-            img = _to_hwc(images[k])
+            img = to_hwc(images[k])
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
             if titles is not None:
                 ax.set_title(titles[k], fontsize=10)
     return fig
-
-
-def save_image_grid(
-    images: Sequence[torch.Tensor | np.ndarray],
-    path: str | Path,
-    *,
-    titles: Sequence[str] | None = None,
-    ncol: int | None = None,
-    cell_inches: float = 3.0,
-) -> Path:
-    """:func:`image_grid_figure`, written to ``path``."""
-    fig = image_grid_figure(images, titles=titles, ncol=ncol, cell_inches=cell_inches)
-    return _save(fig, path)

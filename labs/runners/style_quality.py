@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 import style_transfer
 from shared.atomic import atomic_write_text
-from shared.plotting import save_image_grid
+from shared.contact_sheet import save_image_grid
 from shared.threads import cpu_threads
 from style_transfer.images import read_photo, shrink, skimage_photo, write_image
 from style_transfer.quality import QualityMeter

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_text
-from shared.plotting import save_image_grid
+from shared.contact_sheet import save_image_grid
 from shared.threads import cpu_threads
 from style_transfer.images import read_photo, shrink, skimage_photo
 from style_transfer.johnson.infer import transform_image

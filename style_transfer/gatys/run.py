@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 
 from shared import backbones
+from shared.contact_sheet import save_image_grid
 from shared.device import describe, pick_device
 from shared.errors import UserError
-from shared.plotting import plot_metric_panels, save_image_grid
+from shared.plotting import plot_metric_panels
 from shared.precision import NAMES
 from shared.threads import cpu_threads
 from style_transfer.gatys.config import PAPER_BACKBONE, GatysConfig, config_from

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shared.contact_sheet import save_image_grid
 from shared.device import describe, pick_device
 from shared.distributed import (
     batch_ranges,
@@ -49,7 +50,6 @@ from shared.distributed import (
 )
 from shared.errors import UserError
 from shared.image_files import is_image_file, list_images
-from shared.plotting import save_image_grid
 from shared.precision import NAMES
 from shared.threads import cpu_threads
 from style_transfer.images import SAMPLE_PHOTOS, UnreadableImage, read_photo, shrink, write_image

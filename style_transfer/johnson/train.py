@@ -36,11 +36,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from shared.contact_sheet import save_image_grid
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.engine import Callback, TrainConfig, Trainer
 from shared.errors import UserError
 from shared.image_files import list_images
-from shared.plotting import save_image_grid
 from shared.rng import seed_everything
 from shared.runs import RunPaths, check_new_run_dir, new_run_dir, read_config, write_config
 from shared.threads import choose_threads, cpu_threads, resumed_threads

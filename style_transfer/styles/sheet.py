@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shared.contact_sheet import save_image_grid
 from shared.device import DEFAULT_DEVICE, pick_device
-from shared.plotting import save_image_grid
 from shared.runs import RUNS_ROOT
 from shared.threads import cpu_threads
 from style_transfer.images import (

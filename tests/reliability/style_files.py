@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.plotting import save_image_grid
+from shared.contact_sheet import save_image_grid
 from style_transfer.__main__ import main
 from style_transfer.images import to_uint8
 from tests.helpers import photo

@@ -49,3 +49,33 @@ def test_console_script_points_at_main_and_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert all(name in proc.stdout for name in COMMANDS)
+
+
+# What a fresh process running one network command must not load: each costs a good part of a
+# second (torchvision pulls in torch._dynamo), longer than the network takes on a 512 px photo.
+HEAVY = (
+    "torchvision",
+    "matplotlib",
+    "style_transfer.johnson.train",
+    "style_transfer.arbitrary.train",
+)
+
+
+@pytest.mark.parametrize("method", ["johnson", "arbitrary"])
+def test_a_network_stylises_without_loading_the_other_commands(method, tmp_path) -> None:
+    from skimage import data
+
+    painting = Path(data.__file__).parent / "rocket.jpg"
+    style = ["--style-image", str(painting)] if method == "arbitrary" else ["--style", "starry"]
+    argv = ["stylize", "--method", method, *style, "--content", "chelsea", "--size", "64",
+            "--threads", "1", "--out", str(tmp_path / "out.png")]  # fmt: skip
+    code = (
+        "import sys; from style_transfer.__main__ import main; rc = main(sys.argv[1:]); "
+        f"print(rc, [m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 []"
+    assert (tmp_path / "out.png").is_file() and (tmp_path / "out-sheet.png").is_file()
