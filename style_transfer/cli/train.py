@@ -13,7 +13,8 @@ checkpoints every --checkpoint-every batches, preview sheets every --preview-eve
 curves and the model; --resume continues a killed run exactly. The finished model is registered
 in the user's styles ($XDG_DATA_HOME/visionlab/styles, default ~/.local/share/visionlab/styles)
 unless --out names the model file. With --resume, the run's own settings are used and the other
-flags but --device are ignored: the resume computes with the run's recorded thread count (the
+flags but --device and --epochs are ignored (--epochs beyond the planned count continues a run
+that far, finished or not): the resume computes with the run's recorded thread count (the
 --threads it was started with, or the idle cores then; printed with the device), and warns when
 the library versions differ from those recorded in its config.json.
 """

@@ -36,9 +36,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from shared.contact_sheet import save_image_grid
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.engine import Callback, TrainConfig, Trainer
+from shared.engine.resume import planned_epochs
 from shared.errors import UserError
 from shared.image_files import list_images
 from shared.rng import seed_everything
@@ -49,13 +49,18 @@ from style_transfer.johnson.loss import PerceptualLoss, build_perceptual_loss, r
 from style_transfer.johnson.model_file import save_model
 from style_transfer.johnson.net import NetConfig, TransformerNet
 from style_transfer.johnson.photos import DemoPhotos, PhotoFolder
-from style_transfer.johnson.recipe import JohnsonSettings, TrainRequest, recipe_command
+from style_transfer.johnson.previews import PreviewSheet, preview_photos
+from style_transfer.johnson.recipe import (
+    JohnsonSettings,
+    TrainRequest,
+    recipe_command,
+    with_epochs,
+)
 from style_transfer.johnson.temporal_loss import random_motion, temporal_loss, warp
 from style_transfer.outputs import APP
 from style_transfer.styles import BUNDLED, STYLE_SIDE, get_style, user_style_dir
 
 STYLE_FILE = "style.png"  # the style image as trained on, inside the run folder
-PREVIEW_PHOTOS = 2
 
 
 class Speed(Callback):
@@ -116,48 +121,6 @@ def johnson_step(loss: PerceptualLoss, temporal_weight: float = 0.0):
     return step
 
 
-class PreviewSheet(Callback):
-    """Every ``every`` optimiser steps (and at the end) a sheet of a few training photos beside
-    their stylised versions: plots/preview-<step>.png.
-
-    The model runs as it is (no layout or mode change kept, no random numbers drawn), so
-    previews never change what training computes.
-    """
-
-    def __init__(self, photos: torch.Tensor, every: int) -> None:
-        self.photos, self.every = photos, every
-
-    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
-        if self.every and step % self.every == 0:
-            self.write(trainer, step)
-
-    def on_fit_end(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
-        self.write(trainer, trainer.step)
-
-    def write(self, trainer: Trainer, step: int) -> Path | None:
-        if not trainer.is_main:
-            return None
-        model = trainer.model
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            styled = model(self.photos.to(trainer.device)).float().cpu()
-        model.train(was_training)
-        images = [im for pair in zip(self.photos, styled, strict=True) for im in pair]
-        titles = [t for _ in self.photos for t in ("photo", f"step {step}")]
-        return save_image_grid(images, trainer.run.plot(f"preview-{step:06d}"), titles=titles)
-
-
-def preview_photos(data: Dataset) -> torch.Tensor:
-    """The same few training photos every time: the first and evenly spaced others.
-
-    Each pick is nudged by its rank so that the demo set, which cycles through its source photos,
-    shows different photos rather than the same one at evenly spaced indices."""
-    n = len(data)  # type: ignore[arg-type]
-    picks = sorted({min(n - 1, i * n // PREVIEW_PHOTOS + i) for i in range(PREVIEW_PHOTOS)})
-    return torch.stack([data[i] for i in picks])
-
-
 def style_target(image: torch.Tensor, settings: JohnsonSettings) -> torch.Tensor:
     return resize(image, fit_size(*image.shape[-2:], settings.style_size))
 
@@ -216,13 +179,15 @@ def resume_training(
     *,
     device: str | None = None,
     threads: int | None = None,
+    epochs: int | None = None,
     callbacks: tuple[Callback, ...] = (),
     verbose: bool = True,
 ) -> Job:
     """The run in ``run`` rebuilt from its config.json and style image, ready to resume.
 
     It computes with the run's recorded thread count (``threads`` only for a run that recorded
-    none): the style's Gram targets and every step's reductions depend on it."""
+    none): the style's Gram targets and every step's reductions depend on it. ``epochs`` above
+    the planned count continues it that far (recorded, recipe included)."""
     config = read_config(run)
     if "johnson" not in config:
         raise UserError(f"{run} is not a style-training run (no 'johnson' section in config.json)")
@@ -235,6 +200,11 @@ def resume_training(
             f"{settings.n_photos}; an exact resume needs the same photos"
         )
     train = TrainConfig.from_dict(config["train"])
+    grown = planned_epochs(run, train.epochs, epochs)
+    if grown is not None:
+        train = replace(train, epochs=grown)
+        config.update(recipe=with_epochs(config.get("recipe", ""), grown), train=train.to_dict())
+        write_config(run, config)
     count = resumed_threads(train.threads, threads)
     return _job(Path(run), settings, train, data, compute_on, callbacks, verbose, count)
 
@@ -369,6 +339,7 @@ def _started(request: TrainRequest, callbacks: tuple[Callback, ...], verbose: bo
             request.resume,
             device=device,
             threads=request.threads,
+            epochs=request.training.epochs,
             callbacks=callbacks,
             verbose=verbose,
         )

@@ -100,6 +100,22 @@ def test_train_registers_the_style_for_stylize_and_video(
     assert len(frames) == 6 and (frames[0].width, frames[0].height) == (48, 32)
 
 
+def test_a_finished_run_resumed_with_more_epochs_trains_on(tmp_path, photos_dir, style_png, capsys):
+    run, out = tmp_path / "run", tmp_path / "mine.safetensors"
+    argv = [*tiny_args(photos_dir, style_png), "--style", "mine", "--epochs", "1"]
+    assert run_cli("train", *argv, "--run-dir", run, "--out", out) == 0
+    assert run_cli("train", "--resume", run, "--epochs", "2") == 0
+    config = read_config(run)
+    assert config["train"]["epochs"] == 2 and "--epochs 2" in config["recipe"]
+    assert "--epochs 1" not in config["recipe"]
+    rows = MetricsLog(RunPaths(run).metrics).rows()
+    assert [int(r["epoch"]) for r in rows] == [1, 2]  # one more epoch, not a restart
+    assert load_model(out)[1]["steps"] == 6  # the model file holds the grown run
+    assert "continuing to 2 epochs (planned for 1)" in capsys.readouterr().out
+    assert run_cli("train", "--resume", run, "--epochs", "1") == 2
+    assert "a resume can add epochs, not remove them" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
