@@ -55,7 +55,7 @@ from retinopathy.predictions import prediction_frame, write_predictions
 from retinopathy.prepare import prepare, reopen
 from retinopathy.results import Results, set_results
 from retinopathy.tasks import GRADE_RANGE, GRADES, Task
-from shared.atomic import atomic_write_text, writer_alive
+from shared.atomic import atomic_write_text, writer_alive, written_at
 from shared.device import describe, pick_device
 from shared.errors import UserError
 from shared.precision import NAMES, autocast
@@ -337,5 +337,5 @@ def _remove_dead_partials(target: Path) -> None:
     """Delete what an evaluation of the same dataset left when it was killed mid-write."""
     for path in target.parent.glob(f".{target.name}.*"):
         pid = path.name[len(target.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and not writer_alive(int(pid)):
+        if pid.isdigit() and not writer_alive(int(pid), written_at(path)):
             shutil.rmtree(path, ignore_errors=True)

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,11 +193,21 @@ def remove_stale_temporaries(folder: str | Path, *, mine: bool = False) -> list[
         return removed
     for path in folder.iterdir():
         match = _TEMPORARY.match(path.name)
-        pid = int(match["pid"]) if match else None
-        if pid is not None and ((mine and pid == os.getpid()) or not writer_alive(pid)):
+        if match is None:
+            continue
+        pid = int(match["pid"])
+        if (mine and pid == os.getpid()) or not writer_alive(pid, written_at(path)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def written_at(path: Path) -> float | None:
+    """``path``'s mtime; None once it is gone (a writer renamed it meanwhile)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile
+        return None
 
 
 def is_temporary(path: str | Path) -> bool:
@@ -204,8 +215,14 @@ def is_temporary(path: str | Path) -> bool:
     return bool(_TEMPORARY.match(Path(path).name))
 
 
-def writer_alive(pid: int) -> bool:
-    """True while the process ``pid`` (a temporary's writer) runs; this one always does."""
+def writer_alive(pid: int, wrote_at: float | None = None) -> bool:
+    """True while the process ``pid`` (a temporary's writer) runs; this one always does.
+
+    ``wrote_at``: when the temporary was last written (its mtime). A process that holds ``pid``
+    but started after that cannot be its writer: the pid was handed on after the writer died
+    (a busy machine recycles pids within seconds; a restarted container starts from the same
+    ones), so the temporary is a leftover.
+    """
     if pid == os.getpid():
         return True
     try:
@@ -213,5 +230,26 @@ def writer_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
+        pass
+    if wrote_at is None:
         return True
-    return True
+    started = process_start(pid)
+    return started is None or started <= wrote_at + _START_SLACK
+
+
+# /proc gives a start in clock ticks (1/100 s): a writer that started within a tick of its last
+# write must not be taken for a newer process.
+_START_SLACK = 0.05
+
+
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started, in ``time.time()`` seconds; None where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        # the fields after the command name, which may itself hold spaces and parentheses
+        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
+        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        return time.time() - since_boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None

@@ -1,6 +1,9 @@
 import errno
 import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,26 @@ def test_stale_temporaries_go_and_writes_in_flight_stay(tmp_path: Path) -> None:
         assert remove_stale_temporaries(tmp_path) == [dead]
         assert tmp.exists()  # this process is alive: its write is left alone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc")
+def test_a_pid_handed_on_to_a_newer_process_does_not_keep_a_leftover(tmp_path: Path) -> None:
+    """The killed writer's pid now belongs to a process started after the temporary's last
+    write: that process cannot be its writer, so the temporary goes; one written while the
+    same process ran stays."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.3)  # started well before the write below
+        left, in_flight = (tmp_path / f".{n}.{other.pid}-0123abcd.tmp.pt" for n in ("a", "b"))
+        left.write_bytes(b"left by a kill")
+        in_flight.write_bytes(b"being written")
+        before = time.time() - 30  # written 30 s ago: before `other` started
+        os.utime(left, (before, before))
+        assert remove_stale_temporaries(tmp_path) == [left]
+        assert in_flight.exists()
+    finally:
+        other.kill()
+        other.wait()
 
 
 def _on_dev_full(monkeypatch: pytest.MonkeyPatch) -> None:
