@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.cli import (
-    add_device_argument,
-    add_precision_argument,
-    add_run_dir_argument,
-    add_threads_argument,
-    default_of,
-    given,
+from shared.cli import default_of, given
+from style_transfer.cli.training_flags import (
+    TRAINING,
+    add_output_arguments,
+    add_training_arguments,
+    channel_counts,
 )
 from style_transfer.johnson.loss import LOSS_BACKBONES, PAPER_BACKBONE
 from style_transfer.johnson.recipe import (
@@ -46,7 +45,6 @@ SETTINGS = ("style", "data", "image_size", "style_size", "backbone", "pooling", 
             "style_weight", "tv_weight", "style_layer_weights", "temporal_weight", "widths",
             "residual_blocks", "demo_images",
             "preview_every", "out")  # fmt: skip
-TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
 
 
 def _weights(text: str) -> tuple[float, ...]:
@@ -56,22 +54,8 @@ def _weights(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers joined by commas: {text!r}") from None
 
 
-def _widths(text: str) -> tuple[int, int, int]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three channel counts, got {text!r}") from None
-    if len(values) != 3 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected three positive channel counts, got {text!r}")
-    return values  # type: ignore[return-value]
-
-
 def _settings(name: str) -> str:
     return f"(default: {default_of(JohnsonSettings, name)})"
-
-
-def _training(name: str) -> str:
-    return f"(default: {default_of(JohnsonTraining, name)})"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,33 +106,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     net = p.add_argument_group("network")
     net.add_argument(
         "--widths",
-        type=_widths,
+        type=channel_counts(3, "full, 1/2 and 1/4 scale"),
         metavar="C1,C2,C3",
         help="channels, as in the paper (default: "
         f"{','.join(map(str, default_of(JohnsonSettings, 'widths')))})",
     )
     net.add_argument("--residual-blocks", type=int, help=_settings("residual_blocks"))
-    fit_ = p.add_argument_group("training")
-    fit_.add_argument("--epochs", type=int, help="passes over the photos (2; 1 on the demo set)")
-    fit_.add_argument("--batch-size", type=int, help=_training("batch_size"))
-    fit_.add_argument("--lr", type=float, help=_training("lr"))
-    add_precision_argument(fit_)
-    fit_.add_argument(
-        "--checkpoint-every", type=int, metavar="BATCHES", help=_training("checkpoint_every")
+    fit = p.add_argument_group("training")
+    add_training_arguments(
+        fit,
+        JohnsonTraining,
+        epochs_help="passes over the photos (2; 1 on the demo set); with --resume, more "
+        "continue the run",
+        checkpoint_unit="BATCHES",
     )
-    fit_.add_argument(
+    fit.add_argument(
         "--preview-every", type=int, metavar="BATCHES", help=_settings("preview_every")
     )
-    fit_.add_argument("--workers", type=int, help=f"DataLoader processes {_training('workers')}")
-    fit_.add_argument("--seed", type=int, help=_training("seed"))
-    add_device_argument(fit_)
-    add_threads_argument(fit_)
-    out = p.add_argument_group("output")
-    add_run_dir_argument(out, "run folder (default runs/style_transfer/...)")
-    out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run exactly")
-    out.add_argument(
-        "--out", type=Path, help="model file (default: registered in the user's styles)"
-    )
+    out = add_output_arguments(p, "model file (default: registered in the user's styles)")
     out.add_argument("--export", choices=EXPORT_CHOICES, help="also write the model as ONNX")
 
 

@@ -20,40 +20,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.cli import (
-    add_device_argument,
-    add_precision_argument,
-    add_run_dir_argument,
-    add_threads_argument,
-    default_of,
-    given,
-)
+from shared.cli import default_of, given
 from style_transfer.arbitrary.encoder import ENCODER_CHOICES
 from style_transfer.arbitrary.recipe import ArbitraryRequest, ArbitrarySettings, ArbitraryTraining
 from style_transfer.arbitrary.train import train_arbitrary
+from style_transfer.cli.training_flags import (
+    TRAINING,
+    add_output_arguments,
+    add_training_arguments,
+    channel_counts,
+)
 
 SETTINGS = ("photos", "styles", "image_size", "encoder", "widths", "style_weight",
             "own_style_share", "reconstruction_weight", "photo_weight", "demo_images",
             "generated_styles", "out")  # fmt: skip
-TRAINING = ("epochs", "batch_size", "lr", "precision", "checkpoint_every", "workers", "seed")
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected four channel counts, got {text!r}") from None
-    if len(values) != 4 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected four positive channel counts, got {text!r}")
-    return values
 
 
 def _s(name: str) -> str:
     return f"(default: {default_of(ArbitrarySettings, name)})"
-
-
-def _t(name: str) -> str:
-    return f"(default: {default_of(ArbitraryTraining, name)})"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     net.add_argument(
         "--widths",
-        type=_widths,
+        type=channel_counts(4, "1/8, 1/4, 1/2 and full scale"),
         metavar="C1,C2,C3,C4",
         help="decoder channels at 1/8, 1/4, 1/2 and full scale (default: "
         f"{','.join(map(str, default_of(ArbitrarySettings, 'widths')))})",
@@ -91,19 +75,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"{_s('photo_weight')}",
     )
     fit = p.add_argument_group("training")
-    fit.add_argument("--epochs", type=int, help=_t("epochs"))
-    fit.add_argument("--batch-size", type=int, help=_t("batch_size"))
-    fit.add_argument("--lr", type=float, help=_t("lr"))
-    add_precision_argument(fit)
-    fit.add_argument("--checkpoint-every", type=int, metavar="STEPS", help=_t("checkpoint_every"))
-    fit.add_argument("--workers", type=int, help=f"DataLoader processes {_t('workers')}")
-    fit.add_argument("--seed", type=int, help=_t("seed"))
-    add_device_argument(fit)
-    add_threads_argument(fit)
-    out = p.add_argument_group("output")
-    add_run_dir_argument(out, "run folder (default runs/style_transfer/...)")
-    out.add_argument("--resume", type=Path, metavar="RUN", help="continue a killed run exactly")
-    out.add_argument("--out", type=Path, help="decoder file (default: the user's decoder)")
+    add_training_arguments(
+        fit,
+        ArbitraryTraining,
+        epochs_help=f"passes over the pairs; with --resume, more continue the run "
+        f"(default: {default_of(ArbitraryTraining, 'epochs')})",
+        checkpoint_unit="STEPS",
+    )
+    add_output_arguments(p, "decoder file (default: the user's decoder)")
 
 
 def request_from(args: argparse.Namespace) -> ArbitraryRequest:
