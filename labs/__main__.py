@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tomllib
 
+from shared.allocator import keep_freed_memory
 from shared.errors import UserError
 
 LABS = Path(__file__).parent
@@ -24,6 +25,7 @@ def recipes() -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # as every command does: see shared.allocator
     parser = argparse.ArgumentParser(
         prog="python -m labs",
         description=__doc__,

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from shared.allocator import keep_freed_memory
 from shared.errors import UserError
 
 PROG = "python -m labs.bench"
@@ -90,6 +91,7 @@ def run(names: list[str], options: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # as every command does: see shared.allocator
     own, options = split_argv(sys.argv[1:] if argv is None else argv)
     args = parse_args(own)
     if args.list:

@@ -47,6 +47,8 @@ STYLE = "starry"
 RUN_ONE = """
 import json, sys, time, torch
 from pathlib import Path
+from shared.allocator import keep_freed_memory
+keep_freed_memory()  # as the command does first
 from style_transfer.video import stream
 from style_transfer.video.stream import VideoRequest, run_video
 clip, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -71,6 +73,8 @@ from style_transfer.johnson.model_file import load_model
 from style_transfer.video.network_stage import NetworkTimer, network_workers, stylised_in_order
 from shared.precision import DTYPES, NAMES
 from shared.threads import cpu_threads
+from shared.allocator import keep_freed_memory
+keep_freed_memory()
 clip, style, threads, precision = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 frames = []
 video = cv2.VideoCapture(clip)

@@ -84,6 +84,8 @@ def video_overhead() -> None:
 # would not do, even in a fresh process: Linux carries the parent's peak over fork and exec.
 _FOUR_K = """
 import sys, time, numpy as np, torch, cv2, skimage.data
+from shared.allocator import keep_freed_memory
+keep_freed_memory()  # as the stylize command does first
 from style_transfer.johnson.infer import transform_image
 from style_transfer.johnson.net import TransformerNet
 def status(key):

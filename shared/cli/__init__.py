@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from shared.allocator import keep_freed_memory
 from shared.atomic import no_space_in
 from shared.device import DEFAULT_DEVICE, DEVICE_CHOICES
 from shared.distributed import shutdown
@@ -76,6 +77,7 @@ def build_parser(
 def main(
     prog: str, description: str, commands: Mapping[str, str], argv: Sequence[str] | None = None
 ) -> int:
+    keep_freed_memory()  # before the first large tensor: see shared.allocator
     argv = sys.argv[1:] if argv is None else list(argv)
     chosen = argv[0] if argv and argv[0] in commands else None
     args = build_parser(prog, description, commands, only=chosen).parse_args(argv)
