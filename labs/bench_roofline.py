@@ -5,15 +5,16 @@
     python -m labs.bench roofline --threads 1
 
 First the machine's peaks, measured here, in float32 and bfloat16: a square matrix product and a
-3x3 convolution (128 channels in and out, 256 px, channels_last, the layout oneDNN is fastest
-in). Then each workload, in both precisions: the Johnson network's forward pass at 512 and 1024 px
-(the paper's widths, inference mode), one Gatys iteration at 512 px (loss and gradient through
-the VGG-19 loss network, the LBFGS update aside), one DR training step of ResNet-18 and ResNet-50
-at 224 px (batch 8: forward, backward, SGD). Floating-point operations are counted by
+3x3 convolution (128 channels in and out, 256 px, channels_last, the layout oneDNN is fastest in).
+Then each workload, in both precisions: the Johnson network's forward pass at 512 and 1024 px (the
+paper's widths, inference mode; then compiled for that size, as ``--compile`` runs it, where a
+compiler is found, the compilation not timed), one Gatys iteration at 512 px (loss and gradient
+through the VGG-19 loss network, the LBFGS update aside), one DR training step of ResNet-18 and
+ResNet-50 at 224 px (batch 8: forward, backward, SGD). Floating-point operations are counted by
 ``torch.utils.flop_counter`` (convolutions and matrix products, forward and backward; the
-element-wise rest is left out, so the shares below are of the arithmetic that counts) and
-divided by the median wall time; the shares are of the same precision's convolution peak and of
-its best peak (the convolution's or the matrix product's, whichever ran faster here).
+element-wise rest is left out, so the shares below are of the arithmetic that counts) and divided
+by the median wall time; the shares are of the same precision's convolution peak and of its best
+peak (the convolution's or the matrix product's, whichever ran faster here).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from labs.bench import add_parts_argument
 from shared import backbones
 from shared.cli import add_threads_argument
+from shared.compiled import compile_network, is_compiled
 from shared.precision import NAMES, describe_capability, median_seconds
 from shared.threads import cpu_threads
 from style_transfer.johnson.net import TransformerNet, channels_last, to_inference
@@ -79,6 +81,10 @@ def peak_rows(repeats: int) -> list[Row]:
 
 
 def johnson_rows(repeats: int, sizes: Sequence[int] = (512, 1024)) -> list[Row]:
+    """Each size eager, then compiled (``--compile``: :mod:`shared.compiled`), the operations
+    counted on the eager pass (the same arithmetic). Each size is compiled afresh: compiled for
+    one size and then run at another, the network is compiled again for any size, and those
+    kernels are slower (as a video compiles once, for its frames' size)."""
     torch.manual_seed(0)
     rows = []
     for dtype in DTYPES:
@@ -86,7 +92,15 @@ def johnson_rows(repeats: int, sizes: Sequence[int] = (512, 1024)) -> list[Row]:
         for size in sizes:
             x = channels_last(torch.rand(1, 3, size, size, dtype=dtype))
             run = torch.inference_mode()(lambda net=net, x=x: net(x))
-            rows.append(measure(f"Johnson forward {size} px", dtype, run, repeats))
+            rows.append(eager := measure(f"Johnson forward {size} px", dtype, run, repeats))
+            torch._dynamo.reset()  # forget the other sizes' compilations
+            fast = compile_network(net, torch.device("cpu"))
+            if not is_compiled(fast):
+                continue
+            run_fast = torch.inference_mode()(lambda fast=fast, x=x: fast(x))
+            run_fast()  # the compilation, not timed
+            seconds = median_seconds(run_fast, repeats)
+            rows.append(Row(f"Johnson forward {size} px, compiled", dtype, seconds, eager.flops))
     return rows
 
 

@@ -77,6 +77,7 @@ class StylizeRequest:
     preserve_color: bool = False
     alpha: float | None = None  # arbitrary: 0 the photo's features .. 1 the style's (default)
     decoder: Path | None = None  # arbitrary: None, the user's trained decoder, else the shipped
+    compile: bool = False  # the network (Johnson, arbitrary) through torch.compile first
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -199,10 +200,17 @@ def _flags(names: Sequence[str]) -> str:
 
 
 def check_backend(request: StylizeRequest, method: str) -> None:
-    """onnxruntime runs Johnson's network only, on the CPU, in float32; it must be installed."""
+    """onnxruntime runs Johnson's network only, on the CPU, in float32; it must be installed.
+    ``compile`` is torch's, for a network: not for Gatys, not with onnxruntime."""
     if request.backend not in BACKEND_CHOICES:
         raise UserError(
             f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {request.backend!r}"
+        )
+    if request.compile and (method == "gatys" or request.backend != "torch"):
+        what = "the gatys method" if method == "gatys" else f"backend {request.backend}"
+        raise UserError(
+            f"--compile compiles a network run by torch (the johnson or arbitrary method), not "
+            f"{what}: drop --compile"
         )
     if request.backend == "torch":
         return

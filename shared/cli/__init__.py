@@ -139,6 +139,17 @@ def add_precision_argument(
     )
 
 
+def add_compile_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--compile``: the network through ``torch.compile`` (:mod:`shared.compiled`)."""
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="compile the network with torch.compile first: seconds to build (again for each "
+        "new size), then faster passes; pays on videos and folders of same-size photos",
+    )
+
+
 def add_threads_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--threads",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shared.compiled import compile_network, is_compiled
 from shared.device import describe, pick_device
 from shared.distributed import init_distributed, is_main_process, on_main
 from shared.errors import UserError
@@ -33,7 +34,6 @@ from shared.precision import NAMES
 from shared.threads import cpu_threads
 from style_transfer.arbitrary.adain import style_weights
 from style_transfer.arbitrary.model_file import find_decoder, load_arbitrary
-from style_transfer.arbitrary.net import ArbitraryNet
 from style_transfer.images import read_photo, to_tensor
 from style_transfer.johnson.infer import choose_precision
 from style_transfer.johnson.net import MIN_SIDE, to_inference
@@ -49,7 +49,7 @@ DEFAULT_ALPHA = 1.0
 class StyledNetwork:
     """The network set to a request's paintings, and what the run's record says of it."""
 
-    net: ArbitraryNet
+    net: torch.nn.Module  # the ArbitraryNet, compiled where asked
     meta: dict[str, Any]  # the decoder file's: encoder, recipe
     dtype: torch.dtype
     decoder: Path
@@ -70,7 +70,10 @@ def load_styled_network(
     net.set_styles([to_tensor(p) for p in paintings], weights, alpha)
     # rank 0 decides for all, as for Johnson: every rank must compute the same bytes
     dtype = on_main(choose_precision, to_inference(net, device), request.precision, device)
-    return StyledNetwork(net.to(dtype), meta, dtype, decoder, alpha, weights, paintings)
+    net = net.to(dtype)
+    if request.compile:
+        net = compile_network(net, device)
+    return StyledNetwork(net, meta, dtype, decoder, alpha, weights, paintings)
 
 
 def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
@@ -93,6 +96,7 @@ def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
             print(
                 f"arbitrary-style network ({styled.meta.get('encoder')} encoder, decoder "
                 f"{styled.decoder}) on {describe(device)}, {NAMES[styled.dtype]}"
+                f"{', compiled' if is_compiled(styled.net) else ''}"
             )
         try:
             transform_sources(
@@ -121,6 +125,7 @@ def run_arbitrary(request: StylizeRequest, styles: list[Style]) -> Path:
         "device": str(device),
         "threads": threads,
         "precision": NAMES[styled.dtype],
+        "compiled": is_compiled(styled.net),
         "preserve_color": request.preserve_color,
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},
     }

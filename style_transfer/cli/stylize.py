@@ -39,6 +39,7 @@ from pathlib import Path
 
 from shared import backbones
 from shared.cli import (
+    add_compile_argument,
     add_device_argument,
     add_precision_argument,
     add_threads_argument,
@@ -223,6 +224,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device_argument(run_)
     add_threads_argument(run_)
     add_precision_argument(run_)
+    add_compile_argument(run_)
     run_.add_argument(
         "--backend",
         choices=BACKEND_CHOICES,
@@ -236,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     request = StylizeRequest(
         **given(args, "style", "style_weights", "content", "out", "method", "size"),
         **given(args, "device", "threads", "precision", "backend", "preserve_color"),
-        **given(args, "alpha", "decoder"),
+        **given(args, "alpha", "decoder", "compile"),
         style_images=tuple(args.style_image or ()),
         options=given(args, *GATYS_OPTIONS),
     )

@@ -28,6 +28,7 @@ import argparse
 from pathlib import Path
 
 from shared.cli import (
+    add_compile_argument,
     add_device_argument,
     add_precision_argument,
     add_threads_argument,
@@ -93,12 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
     add_threads_argument(parser)
     add_precision_argument(parser)
+    add_compile_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     names = ("style", "model", "out", "batch_size", "stabilize", "codec", "allow_partial")
     names += ("preserve_color", "per_frame")
-    names += ("device", "threads", "precision")
+    names += ("device", "threads", "precision", "compile")
     request = VideoRequest(args.video, **given(args, *names))
     if args.compare_flicker:
         from style_transfer.video.flicker import compare_flicker

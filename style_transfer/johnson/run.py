@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shared.compiled import compile_network, is_compiled
 from shared.contact_sheet import save_image_grid
 from shared.device import describe, pick_device
 from shared.distributed import (
@@ -256,7 +257,8 @@ def load_network(
         return OnnxTransformer(style.model_path, model, threads), meta, torch.float32
     # rank 0 decides for all: ranks in other precisions would not write one process's bytes
     dtype = on_main(choose_precision, to_inference(model, device), request.precision, device)
-    return model.to(dtype), meta, dtype
+    model = model.to(dtype)
+    return (compile_network(model, device) if request.compile else model), meta, dtype
 
 
 def run_johnson(request: StylizeRequest, style: Style) -> Path:
@@ -284,6 +286,7 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
             print(
                 f"model {style.model_path} ({meta.get('style', style.name)}) on "
                 f"{describe(device)}, {NAMES[dtype]}, {request.backend}{ranks}"
+                f"{', compiled' if is_compiled(model) else ''}"
             )
         try:
             transform_sources(
@@ -305,6 +308,7 @@ def run_johnson(request: StylizeRequest, style: Style) -> Path:
         "threads": threads,
         "precision": NAMES[dtype],
         "backend": request.backend,
+        "compiled": is_compiled(model),
         "preserve_color": request.preserve_color,
         "ranks": world_size(),
         "seconds": {"load": round(tally.load, 3), "stylise": round(tally.stylise, 3)},

@@ -49,6 +49,7 @@ from torch import nn
 from tqdm import tqdm
 
 from shared.atomic import atomic_path, remove_stale_temporaries
+from shared.compiled import compile_network, is_compiled
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.errors import UserError
 from shared.precision import DEFAULT_PRECISION, NAMES
@@ -155,6 +156,7 @@ class VideoRequest:
     precision: str = DEFAULT_PRECISION  # the network's, as for stylize
     preserve_color: bool = False  # keep the frames' colours, the style's luminance only
     per_frame: bool = False  # the style's photo network even where one trained for video ships
+    compile: bool = False  # the network through torch.compile first (shared.compiled)
 
 
 def model_path_for(style: str | None, model: Path | None, per_frame: bool = False) -> Path:
@@ -189,8 +191,12 @@ def run_video(request: VideoRequest) -> VideoReport:
         model, meta = load_model(path, device)
         dtype = choose_precision(to_inference(model, device), request.precision, device)
         model = model.to(dtype)
+        if request.compile:
+            model = compile_network(model, device)
         style = meta.get("style", path.stem)
-        print(f"model {path} ({style}) on {describe(device)}, {NAMES[dtype]}", file=sys.stderr)
+        compiled = ", compiled" if is_compiled(model) else ""
+        print(f"model {path} ({style}) on {describe(device)}, {NAMES[dtype]}{compiled}",
+              file=sys.stderr)  # fmt: skip
         report = transform_video(
             model,
             src,
