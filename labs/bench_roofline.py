@@ -80,7 +80,9 @@ def peak_rows(repeats: int) -> list[Row]:
     return rows
 
 
-def johnson_rows(repeats: int, sizes: Sequence[int] = (512, 1024)) -> list[Row]:
+def johnson_rows(
+    repeats: int, sizes: Sequence[int] = (512, 1024), compiled: bool = True
+) -> list[Row]:
     """Each size eager, then compiled (``--compile``: :mod:`shared.compiled`), the operations
     counted on the eager pass (the same arithmetic). Each size is compiled afresh: compiled for
     one size and then run at another, the network is compiled again for any size, and those
@@ -93,6 +95,8 @@ def johnson_rows(repeats: int, sizes: Sequence[int] = (512, 1024)) -> list[Row]:
             x = channels_last(torch.rand(1, 3, size, size, dtype=dtype))
             run = torch.inference_mode()(lambda net=net, x=x: net(x))
             rows.append(eager := measure(f"Johnson forward {size} px", dtype, run, repeats))
+            if not compiled:
+                continue
             torch._dynamo.reset()  # forget the other sizes' compilations
             fast = compile_network(net, torch.device("cpu"))
             if not is_compiled(fast):

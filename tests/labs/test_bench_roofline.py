@@ -17,8 +17,9 @@ def test_flop_count_of_a_convolution_is_two_per_multiply_add():
 
 
 def test_johnson_rows_count_the_same_work_in_both_precisions():
-    rows = bench_roofline.johnson_rows(repeats=1, sizes=(64,))
+    rows = bench_roofline.johnson_rows(repeats=1, sizes=(64,), compiled=False)
     assert [r.dtype for r in rows] == [DTYPES["fp32"], DTYPES["bf16"]]
+    assert [r.workload for r in rows] == ["Johnson forward 64 px"] * 2
     assert rows[0].flops == rows[1].flops > 1e8
     assert all(r.seconds > 0 and r.gflops > 0 for r in rows)
 
