@@ -52,7 +52,8 @@ def test_console_script_points_at_main_and_runs() -> None:
 
 
 # What a fresh process running one network command must not load: each costs a good part of a
-# second (torchvision pulls in torch._dynamo), longer than the network takes on a 512 px photo.
+# second (torchvision pulls in torch._dynamo; so does naming torch.compile's wrapper class),
+# longer than the network takes on a 512 px photo.
 HEAVY = (
     "torchvision",
     "matplotlib",
