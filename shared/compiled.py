@@ -8,8 +8,9 @@ padding) into generated loops, so a feature map is read and written once where e
 makes a pass per operator: the Johnson network at 1024 px in bfloat16 ran 1.3x faster on this
 project's CPU bench (``make bench ARGS=roofline``). The compilation itself takes seconds (about
 10-20 s the first time, 2-3 s from Inductor's on-disk cache) and again for each new input
-shape (a video's last, shorter batch too), so it pays on a long video or a folder of same-size
-photos, not on one photo: a 250-frame 384x256 clip took 33 s compiled against 6 s not.
+shape (the video stage fills a short last batch so that it does not), so it pays on a long video
+or a folder of same-size photos, not on one photo: a 250-frame 384x256 clip took 12 s compiled
+(the build from the cache) against 6 s not.
 
 On a CPU Inductor builds C++ and needs a compiler (``$CXX``, g++ or clang++); on CUDA it needs
 Triton. Where that is missing the network runs as it is, said in one line.

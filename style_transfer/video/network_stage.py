@@ -17,6 +17,7 @@ one worker, the calling thread.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 from torch import nn
 
+from shared.compiled import is_compiled
 from shared.threads import cpu_threads
 from style_transfer.johnson.infer import transform_images
 
@@ -68,13 +70,25 @@ def stylised_in_order(
     """Each batch with its stylised frames, in the batches' order, ``workers`` at a time;
     ``preserve_color``: the frames keep their own colours (the network's luminance only)."""
 
+    full = 0  # the first batch's size: a compiled network is built for it
+
     def stylise(batch: Batch) -> list[np.ndarray]:
+        # A shorter last batch would make a compiled network build again, for any batch size
+        # (seconds to minutes); repeated frames fill it instead, and instance norm keeps each
+        # frame's result its own.
+        padded = batch + batch[-1:] * (full - len(batch)) if is_compiled(model) else batch
         return timer.timed(
             lambda: transform_images(
-                model, batch, batch_size=len(batch), preserve_color=preserve_color
-            )
+                model, padded, batch_size=len(padded), preserve_color=preserve_color
+            )[: len(batch)]
         )
 
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    full = len(first)
+    batches = itertools.chain([first], batches)
     if workers == 1:
         for batch in batches:
             yield batch, stylise(batch)
