@@ -18,7 +18,9 @@ A resume first deletes the temporary files killed writes left anywhere in the ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import shlex
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,10 +30,11 @@ import torch
 
 from shared.checkpoint import CheckpointError, load_checkpoint, load_model_weights, save_checkpoint
 from shared.distributed import all_gather_object
+from shared.engine.config import TrainConfig
 from shared.engine.ema import ema_state, load_ema, trained_weights
 from shared.errors import UserError
 from shared.rng import capture_rng_state, restore_rng_state, seed_everything
-from shared.runs import remove_run_temporaries, warn_other_versions
+from shared.runs import remove_run_temporaries, warn_other_versions, write_config
 
 if TYPE_CHECKING:
     from shared.engine.trainer import Trainer
@@ -147,6 +150,30 @@ def planned_epochs(run: str | Path, planned: int, asked: int | None) -> int | No
         )
     print(f"{run}: continuing to {asked} epochs (planned for {planned})", flush=True)
     return asked
+
+
+def with_epochs(recipe: str, epochs: int) -> str:
+    """A recorded recipe whose run a resume grew to ``epochs``: the same command, that count."""
+    words = shlex.split(recipe)
+    if "--epochs" in words:
+        words[words.index("--epochs") + 1] = str(epochs)
+    else:
+        words += ["--epochs", str(epochs)]
+    return shlex.join(words)
+
+
+def grown_plan(run: str | Path, config: dict[str, Any], asked: int | None) -> TrainConfig:
+    """A run's engine settings from its config.json (``config``); ``asked`` epochs above the
+    planned count grow them (:func:`planned_epochs`), written back to the run's config.json with
+    the recipe's ``--epochs``."""
+    train = TrainConfig.from_dict(config["train"])
+    grown = planned_epochs(run, train.epochs, asked)
+    if grown is None:
+        return train
+    train = dataclasses.replace(train, epochs=grown)
+    config.update(recipe=with_epochs(config.get("recipe", ""), grown), train=train.to_dict())
+    write_config(run, config)
+    return train
 
 
 def replan_cosine(trainer: Trainer) -> None:

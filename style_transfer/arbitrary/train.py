@@ -28,7 +28,7 @@ import torch
 from shared.contact_sheet import save_image_grid
 from shared.device import describe, pick_device
 from shared.engine import TrainConfig, Trainer
-from shared.engine.resume import planned_epochs
+from shared.engine.resume import grown_plan
 from shared.errors import UserError
 from shared.rng import seed_everything
 from shared.runs import RunPaths, check_new_run_dir, new_run_dir, read_config, write_config
@@ -102,12 +102,7 @@ def resume_training(
     if "arbitrary" not in config:
         raise UserError(f"{run} is not a decoder-training run (no 'arbitrary' in config.json)")
     settings = ArbitrarySettings.from_dict(config["arbitrary"])
-    train = TrainConfig.from_dict(config["train"])
-    grown = planned_epochs(run, train.epochs, epochs)
-    if grown is not None:
-        train = replace(train, epochs=grown)
-        config.update(recipe=recipe_command(settings, train), train=train.to_dict())
-        write_config(run, config)
+    train = grown_plan(run, config, epochs)
     pairs = training_pairs(settings, train.seed)
     found = (len(pairs.photos), len(pairs.paintings))  # type: ignore[arg-type]
     if found != (settings.n_photos, settings.n_styles):

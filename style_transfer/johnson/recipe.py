@@ -167,13 +167,3 @@ def recipe_command(request: TrainRequest, train: TrainConfig) -> str:
     }
     words = [w for k, v in opts.items() if v is not None for w in (k, str(v))]
     return shlex.join(["python", "-m", "style_transfer", "train", *words])
-
-
-def with_epochs(recipe: str, epochs: int) -> str:
-    """A recorded recipe whose run a resume grew to ``epochs``: the same command, that count."""
-    words = shlex.split(recipe)
-    if "--epochs" in words:
-        words[words.index("--epochs") + 1] = str(epochs)
-    else:
-        words += ["--epochs", str(epochs)]
-    return shlex.join(words)

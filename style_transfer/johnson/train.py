@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 
 from shared.device import DEFAULT_DEVICE, describe, pick_device
 from shared.engine import Callback, TrainConfig, Trainer
-from shared.engine.resume import planned_epochs
+from shared.engine.resume import grown_plan
 from shared.errors import UserError
 from shared.image_files import list_images
 from shared.rng import seed_everything
@@ -54,7 +54,6 @@ from style_transfer.johnson.recipe import (
     JohnsonSettings,
     TrainRequest,
     recipe_command,
-    with_epochs,
 )
 from style_transfer.johnson.temporal_loss import random_motion, temporal_loss, warp
 from style_transfer.outputs import APP
@@ -199,12 +198,7 @@ def resume_training(
             f"{settings.data} now holds {len(data)} images, the run started with "  # type: ignore[arg-type]
             f"{settings.n_photos}; an exact resume needs the same photos"
         )
-    train = TrainConfig.from_dict(config["train"])
-    grown = planned_epochs(run, train.epochs, epochs)
-    if grown is not None:
-        train = replace(train, epochs=grown)
-        config.update(recipe=with_epochs(config.get("recipe", ""), grown), train=train.to_dict())
-        write_config(run, config)
+    train = grown_plan(run, config, epochs)
     count = resumed_threads(train.threads, threads)
     return _job(Path(run), settings, train, data, compute_on, callbacks, verbose, count)
 

@@ -69,12 +69,3 @@ def test_paths_become_absolute_and_the_recipe_trains_the_same_again(tmp_path, mo
     assert words[words.index("--style-layer-weights") + 1] == "1,1,2,4.5"
     with pytest.raises(UserError, match="export must be one of onnx"):
         TrainRequest(export="tflite")
-
-
-def test_a_grown_recipe_names_the_new_epoch_count_once() -> None:
-    from style_transfer.johnson.recipe import with_epochs
-
-    recipe = "python -m style_transfer train --style 'my style' --epochs 2 --batch-size 4"
-    grown = with_epochs(recipe, 5)
-    assert grown == "python -m style_transfer train --style 'my style' --epochs 5 --batch-size 4"
-    assert with_epochs("python -m style_transfer train", 3).endswith(" --epochs 3")
