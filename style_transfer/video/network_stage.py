@@ -71,12 +71,13 @@ def stylised_in_order(
     ``preserve_color``: the frames keep their own colours (the network's luminance only)."""
 
     full = 0  # the first batch's size: a compiled network is built for it
+    # A shorter last batch would make a compiled network build again, for any batch size
+    # (seconds to minutes); repeated frames fill it instead, and instance norm keeps each
+    # frame's result its own.
+    fill = is_compiled(model)
 
     def stylise(batch: Batch) -> list[np.ndarray]:
-        # A shorter last batch would make a compiled network build again, for any batch size
-        # (seconds to minutes); repeated frames fill it instead, and instance norm keeps each
-        # frame's result its own.
-        padded = batch + batch[-1:] * (full - len(batch)) if is_compiled(model) else batch
+        padded = batch + batch[-1:] * (full - len(batch)) if fill else batch
         return timer.timed(
             lambda: transform_images(
                 model, padded, batch_size=len(padded), preserve_color=preserve_color
