@@ -16,9 +16,9 @@ as a user runs it:
     nothing decoded or encoded). Floor: within 10%.
 
 (b) runs first: once the spinner has lifted the load average it takes minutes to fall again, and
-an idle run would choose its threads as if the machine were still busy. Wall time, the median of
-``--rounds``. The machine's other load weighs on (a) as it would on a
-user's; run (b) on a quiet machine.
+an idle run would choose its threads as if the machine were still busy. Wall time; each round
+runs the two sides one after the other, and the median of the rounds' ratios is taken. The
+machine's other load weighs on (a) as it would on a user's; run (b) on a quiet machine.
 """
 
 from __future__ import annotations
@@ -111,7 +111,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "first batch's kernel set-up weigh as little as in a real video)",
     )  # fmt: skip
     p.add_argument("--size", type=int, default=384, help="the clip's width in px")
-    p.add_argument("--rounds", type=int, default=3, help="runs of each variant (median)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds, each running both variants (median of their ratios)",
+    )
     p.add_argument(
         "--settle", type=float, default=75.0, help="longest wait for the load average (s)"
     )
@@ -165,23 +170,37 @@ def bench_busy(clip: Path, out: Path, rounds: int, settle: float) -> float:
         spinner.wait()
     a = statistics.median(r["seconds"] for r in chosen)
     b = statistics.median(r["seconds"] for r in single)
+    ratios = [c["seconds"] / s["seconds"] for c, s in zip(chosen, single, strict=True)]
     threads = chosen[0]["threads"]
     print(f"(a) one core busy: by load {a:.2f} s ({threads} thread(s)), OMP_NUM_THREADS=1 "
-          f"{b:.2f} s: {a / b:.2f}x the one-thread time (floor 1.20x)")  # fmt: skip
-    return a / b
+          f"{b:.2f} s: {statistics.median(ratios):.2f}x the one-thread time, rounds "
+          f"{_spread(ratios, '.2f')} (floor 1.20x)")  # fmt: skip
+    return statistics.median(ratios)
+
+
+def _spread(values: list[float], spec: str) -> str:
+    return f"{min(values):{spec}}-{max(values):{spec}}"
 
 
 def bench_idle(clip: Path, out: Path, rounds: int) -> float:
-    whole = [run(RUN_ONE, str(clip), str(out), STYLE) for _ in range(rounds)]
-    threads, precision = whole[0]["threads"], whole[0]["precision"]
-    alone = [run(NETWORK_ONLY, str(clip), STYLE, str(threads), precision) for _ in range(rounds)]
+    """The command and its network stage alone, alternating: a round's two runs are seconds
+    apart, where a frame rate drifts by a tenth or more between runs minutes apart."""
+    whole, alone = [], []
+    for k in range(rounds):
+        whole.append(run(RUN_ONE, str(clip), str(out), STYLE))
+        threads, precision = whole[-1]["threads"], whole[-1]["precision"]  # as it chose
+        alone.append(run(NETWORK_ONLY, str(clip), STYLE, str(threads), precision))
+        print(f"  round {k + 1}: {threads} thread(s), the command {whole[-1]['pipeline']:.2f} s, "
+              f"the network alone {alone[-1]['seconds']:.2f} s")  # fmt: skip
     frames = whole[0]["frames"]
     command = frames / statistics.median(r["pipeline"] for r in whole)
     network = frames / statistics.median(r["seconds"] for r in alone)
+    shares = [n["seconds"] / w["pipeline"] for w, n in zip(whole, alone, strict=True)]
     print(f"(b) idle, {threads} thread(s), {precision}: the command {command:.2f} frames/s "
           f"(decode, network, encode), the network alone {network:.2f} frames/s: "
-          f"{command / network:.0%} of it (floor 90%)")  # fmt: skip
-    return command / network
+          f"{statistics.median(shares):.0%} of it, rounds {_spread(shares, '.0%')} "
+          f"(floor 90%)")  # fmt: skip
+    return statistics.median(shares)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

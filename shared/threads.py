@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,16 +31,42 @@ from shared.errors import UserError
 
 
 def auto_threads() -> int:
-    """CPU threads worth using now: the cores not already busy (1-minute load average), >= 1."""
+    """CPU threads worth using now: the cores not already busy, >= 1.
+
+    Busy is the 1-minute load average, but no more than the threads other than ours runnable
+    at this moment (:func:`running_elsewhere`, where the system tells): the average still holds
+    a job that has just ended, such as the previous command, which would otherwise halve the
+    next one's threads for a minute.
+    """
     try:
         busy = os.getloadavg()[0]
     except (AttributeError, OSError):  # not available on every platform
         return torch.get_num_threads()
+    now = running_elsewhere()
+    if now is not None:
+        busy = min(busy, now)
     idle = (os.cpu_count() or 1) - busy
     # Rounded up: a core that is mostly idle is worth a thread (2 cores, load 0.9: 2 threads
     # ran a 512 px style transfer 1.7x faster than 1; at load 5, 1 thread ran it 1.7x faster
     # than 2).
     return max(1, min(torch.get_num_threads(), math.ceil(idle)))
+
+
+def running_elsewhere(readings: int = 3, gap: float = 0.005) -> int | None:
+    """Threads runnable on the machine now besides the caller: the most of ``readings`` of the
+    kernel's run queue ``gap`` s apart (a job between bursts is still seen); None where the
+    system does not say (not Linux)."""
+    counts = []
+    for k in range(readings):
+        if k:
+            time.sleep(gap)
+        try:
+            with open("/proc/stat", "rb") as stat:
+                running = next(line for line in stat if line.startswith(b"procs_running"))
+        except (OSError, StopIteration):
+            return None
+        counts.append(int(running.split()[1]) - 1)  # the reader itself is running
+    return max(counts)
 
 
 def choose_threads(count: int | None) -> int:

@@ -106,12 +106,14 @@ class _Job:
 def _pixel_sums(image: np.ndarray) -> tuple[list[float], list[float]]:
     """Per-channel sums of the pixels and of their squares, on the 0-1 scale.
 
-    OpenCV's sums, in float64 as numpy's were: 0.1 ms at 512 px, where a float64 copy of the
-    photo took 8 ms, more than all the photo's work but its decode.
+    From OpenCV's per-channel mean and deviation, one pass in float64 over the photo as it is:
+    splitting it into planes first took longer than the sums (0.3 ms at 512 px), and a float64
+    copy for numpy 8 ms, more than all the photo's work but its decode.
     """
-    channels = cv2.split(image)
-    total = [cv2.sumElems(c)[0] / 255 for c in channels]
-    squares = [cv2.norm(c, cv2.NORM_L2SQR) / 255**2 for c in channels]
+    mean, deviation = (v.ravel() for v in cv2.meanStdDev(image))
+    n = image.shape[0] * image.shape[1]
+    total = [float(m) * n / 255 for m in mean]
+    squares = [float(d * d + m * m) * n / 255**2 for m, d in zip(mean, deviation, strict=True)]
     return total, squares
 
 

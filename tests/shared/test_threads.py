@@ -3,24 +3,68 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 from shared.errors import UserError
-from shared.threads import auto_threads, choose_threads, cpu_threads, resumed_threads
+import shared.threads
+from shared.threads import (
+    auto_threads,
+    choose_threads,
+    cpu_threads,
+    resumed_threads,
+    running_elsewhere,
+)
+
+
+def busy_machine(monkeypatch, load: float, running: int | None) -> None:
+    """A 2-core machine with this load average and ``running`` other threads runnable now."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(shared.threads, "running_elsewhere", lambda: running)
 
 
 @pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (5.0, 1)])
 def test_threads_follow_the_idle_cores(monkeypatch, load: float, expected: int) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    busy_machine(monkeypatch, load, running=8)  # the load average decides
     threads = torch.get_num_threads()
     torch.set_num_threads(4)
     try:
         assert auto_threads() == expected
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(("running", "expected"), [(0, 2), (1, 1), (None, 1)])
+def test_a_load_average_left_by_a_finished_job_does_not_count(
+    monkeypatch, running: int | None, expected: int
+) -> None:
+    # load 1.6 a moment after the previous command ended: both cores are free again, unless
+    # something runs now, or the system cannot say
+    busy_machine(monkeypatch, 1.6, running)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert auto_threads() == expected
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_run_queue_sees_a_spinning_process() -> None:
+    if running_elsewhere() is None:
+        pytest.skip("the system does not say what runs now (/proc/stat)")
+    code = "import time\nend = time.monotonic() + 20\nwhile time.monotonic() < end:\n    pass\n"
+    spinner = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.3)  # started and spinning
+        assert running_elsewhere() >= 1
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_never_more_than_torch_would_use(monkeypatch) -> None:
@@ -30,8 +74,7 @@ def test_never_more_than_torch_would_use(monkeypatch) -> None:
 
 
 def test_cpu_threads_sets_the_count_for_the_block_and_gives_it_back(monkeypatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # one core busy
+    busy_machine(monkeypatch, 1.5, running=1)  # one core busy
     before = torch.get_num_threads()
     with cpu_threads(3) as chosen:
         assert chosen == torch.get_num_threads() == 3
