@@ -10,8 +10,8 @@ import time
 import pytest
 import torch
 
-from shared.errors import UserError
 import shared.threads
+from shared.errors import UserError
 from shared.threads import (
     auto_threads,
     choose_threads,
