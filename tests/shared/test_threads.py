@@ -31,12 +31,8 @@ def busy_machine(monkeypatch, load: float, running: int | None) -> None:
 @pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.9, 2), (1.2, 1), (5.0, 1)])
 def test_threads_follow_the_idle_cores(monkeypatch, load: float, expected: int) -> None:
     busy_machine(monkeypatch, load, running=8)  # the load average decides
-    threads = torch.get_num_threads()
-    torch.set_num_threads(4)
-    try:
+    with cpu_threads(4):  # torch's own count, given back after
         assert auto_threads() == expected
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(("running", "expected"), [(0, 2), (1, 1), (None, 1)])
@@ -46,12 +42,8 @@ def test_a_load_average_left_by_a_finished_job_does_not_count(
     # load 1.6 a moment after the previous command ended: both cores are free again, unless
     # something runs now, or the system cannot say
     busy_machine(monkeypatch, 1.6, running)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
+    with cpu_threads(2):  # torch's own count, given back after
         assert auto_threads() == expected
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_the_run_queue_sees_a_spinning_process() -> None:
