@@ -42,14 +42,15 @@ def auto_threads() -> int:
         busy = os.getloadavg()[0]
     except (AttributeError, OSError):  # not available on every platform
         return torch.get_num_threads()
-    now = running_elsewhere()
-    if now is not None:
-        busy = min(busy, now)
-    idle = (os.cpu_count() or 1) - busy
+    cores, most = os.cpu_count() or 1, torch.get_num_threads()
+    if math.ceil(cores - busy) < most:  # only then can what runs now give more threads (10 ms)
+        now = running_elsewhere()
+        if now is not None:
+            busy = min(busy, now)
     # Rounded up: a core that is mostly idle is worth a thread (2 cores, load 0.9: 2 threads
     # ran a 512 px style transfer 1.7x faster than 1; at load 5, 1 thread ran it 1.7x faster
     # than 2).
-    return max(1, min(torch.get_num_threads(), math.ceil(idle)))
+    return max(1, min(most, math.ceil(cores - busy)))
 
 
 def running_elsewhere(readings: int = 3, gap: float = 0.005) -> int | None:

@@ -46,6 +46,16 @@ def test_a_load_average_left_by_a_finished_job_does_not_count(
         assert auto_threads() == expected
 
 
+def test_the_run_queue_is_not_read_when_the_load_already_allows_every_thread(monkeypatch) -> None:
+    def unread() -> int:
+        raise AssertionError("the run queue was read")
+
+    busy_machine(monkeypatch, 0.4, running=None)
+    monkeypatch.setattr(shared.threads, "running_elsewhere", unread)
+    with cpu_threads(2):
+        assert auto_threads() == 2
+
+
 def test_the_run_queue_sees_a_spinning_process() -> None:
     if running_elsewhere() is None:
         pytest.skip("the system does not say what runs now (/proc/stat)")
